@@ -1,0 +1,48 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Two projects: "workers" runs inside workerd through the Cloudflare vitest plugin (the runtime the code runs
+// in); "e2e" runs in Node and drives a real `wrangler dev` with real HTTP receivers on 127.0.0.1.
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("migrations");
+  return {
+    test: {
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  PLATFORM_TOKEN: "test-platform-token-0123456789abcdef",
+                  ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                  ALLOW_PRIVATE_DESTINATIONS: "true",
+                  // Alarms never fire by themselves in tests: each test drives them with runDurableObjectAlarm.
+                  ALARM_MIN_DELAY_MS: "86400000",
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workers",
+            include: ["test/**/*.test.ts"],
+            exclude: ["test/e2e/**", "test/browser/**"],
+            setupFiles: ["./test/setup.ts"],
+            globalSetup: ["./test/receiver-setup.ts"],
+          },
+        },
+        {
+          test: {
+            name: "e2e",
+            environment: "node",
+            include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+            testTimeout: 120_000,
+            hookTimeout: 120_000,
+            fileParallelism: false,
+          },
+        },
+      ],
+    },
+  };
+});
