@@ -1,1 +1,68 @@
-export interface Env { DB: D1Database; WEBHOOK_QUEUE: DurableObjectNamespace; PLATFORM_TOKEN: string; ENCRYPTION_KEY: string }
+import { z } from "zod";
+import type { WebhookQueue } from "./delivery/queue";
+
+/** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
+export interface Env {
+  DB: D1Database;
+  WEBHOOK_QUEUE: DurableObjectNamespace<WebhookQueue>;
+  PLATFORM_TOKEN: string;
+  ENCRYPTION_KEY: string;
+  PLATFORM_ALLOWED_IPS?: string;
+  ALLOW_PRIVATE_DESTINATIONS?: string;
+  LOG_RETENTION_DAYS?: string;
+  DISABLE_AFTER_FAILING_HOURS?: string;
+  SECRET_ROTATION_GRACE_HOURS?: string;
+  ALARM_MIN_DELAY_MS?: string;
+}
+
+const flag = z
+  .enum(["true", "false", "1", "0", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+const list = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const ConfigSchema = z.object({
+  PLATFORM_TOKEN: z.string().min(16, "PLATFORM_TOKEN must be at least 16 characters (set it with `wrangler secret put`)"),
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => {
+      try {
+        return atob(v).length === 32;
+      } catch {
+        return false;
+      }
+    }, "ENCRYPTION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)"),
+  PLATFORM_ALLOWED_IPS: list,
+  ALLOW_PRIVATE_DESTINATIONS: flag,
+  LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
+  DISABLE_AFTER_FAILING_HOURS: z.coerce.number().min(1).default(120),
+  SECRET_ROTATION_GRACE_HOURS: z.coerce.number().min(0).default(24),
+  ALARM_MIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+});
+
+/** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */
+export type Config = z.output<typeof ConfigSchema>;
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses (once per env object) and returns the configuration; a misconfiguration throws with every problem named. */
+export function config(env: Env): Config {
+  let parsed = cache.get(env);
+  if (!parsed) {
+    const result = ConfigSchema.safeParse(env);
+    if (!result.success) {
+      throw new Error(`Invalid configuration: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    }
+    parsed = result.data;
+    cache.set(env, parsed);
+  }
+  return parsed;
+}

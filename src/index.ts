@@ -1,6 +1,14 @@
-import { Hono } from "hono";
-import { DurableObject } from "cloudflare:workers";
-export class WebhookQueue extends DurableObject {}
-const app = new Hono();
-app.get("/", (c) => c.text("hi"));
-export default app;
+import type { Env } from "./config";
+import { runMaintenance } from "./cron";
+import { buildApp } from "./http/app";
+
+export { WebhookQueue } from "./delivery/queue";
+
+const app = buildApp();
+
+export default {
+  fetch: app.fetch,
+  scheduled(controller, env, ctx) {
+    ctx.waitUntil(runMaintenance(env, controller.scheduledTime));
+  },
+} satisfies ExportedHandler<Env>;

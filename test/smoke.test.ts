@@ -1,12 +1,19 @@
-import { SELF, env } from "cloudflare:test";
-import { inject, expect, test } from "vitest";
+import { runDurableObjectAlarm } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { expect, test } from "vitest";
+import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+
 test("smoke", async () => {
-  const r = await SELF.fetch("http://x/");
-  expect(await r.text()).toBe("hi");
-  const t = await env.DB.prepare("select count(*) as n from accounts").first();
-  expect(t).toEqual({ n: 0 });
-  const url = inject("receiverUrl");
-  await fetch(`${url}/__script/a`, { method: "PUT", body: JSON.stringify({ otherwise: { status: 201 } }) });
-  const x = await fetch(`${url}/r/a`, { method: "POST", body: "hey" });
-  expect(x.status).toBe(201);
+  const { accountId, key } = await newAccount();
+  const r = await receiver();
+  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["workflow.*"] } }), 201);
+  expect(wh.secret).toMatch(/^whsec_/);
+  const ev = await expectJson(sendEvent({ type: "workflow.completed", account_id: accountId, data: completed(1) }), 202);
+  expect(ev.deliveries).toBe(1);
+  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
+  expect(await runDurableObjectAlarm(stub)).toBe(true);
+  const got = await r.received();
+  expect(got).toHaveLength(1);
+  const list = await expectJson(call("GET", `/v1/webhooks/${wh.id}/deliveries`, { token: key }), 200);
+  expect(list.data[0].status).toBe("delivered");
 });

@@ -1,0 +1,65 @@
+import type { Outcome } from "./retry";
+
+/** A D1 statement kept as data, so it can wait in a queue's outbox and be replayed later in order. */
+export interface LogStatement {
+  sql: string;
+  params: (string | number | null)[];
+}
+
+/** One attempt as the delivery log records it. */
+export interface AttemptLog {
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+  requestHeaders: Record<string, string>;
+  requestBody: string;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+}
+
+const STATUS: Record<Outcome["kind"], string> = { delivered: "delivered", "give-up": "failed", retry: "pending", disable: "pending" };
+
+/**
+ * The D1 writes that record one attempt and its outcome, for each delivery it carried (a batch carries many).
+ * Every statement is idempotent (INSERT OR REPLACE, UPDATE by id), so replaying an outbox twice is harmless.
+ */
+export function logStatements(input: { webhookId: string; deliveryIds: string[]; attempt: AttemptLog; outcome: Outcome; createdAt: number }): LogStatement[] {
+  const { attempt, outcome } = input;
+  const finishedAt = attempt.startedAt + attempt.durationMs;
+  const nextAttemptAt = outcome.kind === "retry" ? finishedAt + outcome.delayMs : null;
+  const requestHeaders = JSON.stringify(attempt.requestHeaders);
+  const responseHeaders = attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null;
+  return input.deliveryIds.flatMap((id): LogStatement[] => [
+    {
+      sql: `INSERT OR REPLACE INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, status_code, error, request_headers, request_body, response_headers, response_body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      params: [id, attempt.number, input.webhookId, attempt.startedAt, attempt.durationMs, attempt.statusCode, attempt.error, requestHeaders, attempt.requestBody, responseHeaders, attempt.responseBody],
+    },
+    {
+      // attempt_count only grows: a replayed older statement never rolls a newer one back.
+      sql: `UPDATE deliveries SET status = CASE WHEN attempt_count > ? THEN status ELSE ? END,
+              attempt_count = max(attempt_count, ?), next_attempt_at = CASE WHEN attempt_count > ? THEN next_attempt_at ELSE ? END,
+              last_status_code = ?, last_error = ?, updated_at = ?,
+              delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END,
+              latency_ms = CASE WHEN ? = 'delivered' THEN ? ELSE latency_ms END
+            WHERE id = ?`,
+      params: [
+        attempt.number,
+        STATUS[outcome.kind],
+        attempt.number,
+        attempt.number,
+        nextAttemptAt,
+        attempt.statusCode,
+        outcome.kind === "delivered" ? null : attempt.error ?? ("reason" in outcome ? outcome.reason : null),
+        finishedAt,
+        STATUS[outcome.kind],
+        finishedAt,
+        STATUS[outcome.kind],
+        finishedAt - input.createdAt,
+        id,
+      ],
+    },
+  ]);
+}

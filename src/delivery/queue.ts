@@ -1,0 +1,589 @@
+import { DurableObject } from "cloudflare:workers";
+import { config, type Env } from "../config";
+import { newId } from "../ids";
+import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
+import type { QueueConfig } from "../webhooks/store";
+import { logStatements, type LogStatement, type AttemptLog } from "./log";
+import { classifyAttempt, type Outcome } from "./retry";
+import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
+import { toSlackMessage } from "./slack";
+
+/** One delivery handed to a webhook's queue: the event's payload as this webhook receives it (already redacted). */
+export interface QueueItem {
+  delivery_id: string;
+  event_id: string;
+  event_type: string;
+  /** The JSON payload, exactly as it will be signed and sent. */
+  payload: string;
+  /** When the event was accepted (ms): the start of its end-to-end latency and of its ttl. */
+  created_at: number;
+  /** Attempts already made (a redelivery continues the numbering, so every attempt keeps its own log record). */
+  attempt_count?: number;
+}
+
+/** The answer to a synchronous test send. */
+export interface TestResult {
+  ok: boolean;
+  status_code: number | null;
+  duration_ms: number;
+  response_body: string | null;
+  error: string | null;
+}
+
+interface Row extends Record<string, SqlStorageValue> {
+  seq: number;
+  delivery_id: string;
+  event_id: string;
+  event_type: string;
+  payload: string;
+  order_key: string;
+  attempts: number;
+  next_at: number;
+  created_at: number;
+  expires_at: number | null;
+  batch_id: string | null;
+}
+
+/** A unit of sending: one delivery, or a batch of them that travels as one request. */
+interface Unit {
+  rows: Row[];
+  batchId: string | null;
+}
+
+export const VERSION = "0.1.0";
+export const USER_AGENT = `BroxiAI-Webhooks/${VERSION}`;
+/** Workers allow six simultaneous outbound connections per invocation; more would only queue inside the runtime. */
+const MAX_CONCURRENCY = 6;
+/** One alarm run sends for at most this long, then re-arms itself, so a huge backlog never pins one invocation. */
+const RUN_BUDGET_MS = 25_000;
+/** When D1 refuses the log, the outbox is retried after this long. */
+const OUTBOX_RETRY_MS = 15_000;
+/** Request bodies are logged up to this size. */
+export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  delivery_id TEXT NOT NULL UNIQUE,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  order_key TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL DEFAULT 'queued',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  batch_id TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_heads ON queue(state, order_key, seq);
+CREATE INDEX IF NOT EXISTS queue_due ON queue(state, next_at);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, statements TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+/**
+ * One webhook's delivery queue. It is the only code that talks to receivers.
+ *
+ * Ordering: every queued delivery has an `order_key`; a delivery is sent only when it is the lowest sequence of
+ * its key. `strict` gives every row the same key (one line), `key` the value at `ordering_key` (one line per
+ * value), `none` the delivery id (no line at all). Due times live in SQLite and the alarm is always set to the
+ * earliest head, so nothing depends on memory surviving an eviction.
+ *
+ * Logging: D1 is written after the object's own state, in one batch per wave of sends; if D1 fails, the
+ * statements wait in the object's outbox, in order, and are replayed on a later alarm. Delivery never waits on D1.
+ */
+export class WebhookQueue extends DurableObject<Env> {
+  #sql: SqlStorage;
+  #cfg: QueueConfig | null | undefined;
+  #keys: { sealed: string; keys: SigningKey[] } | null = null;
+  #tokens = 0;
+  #tokensAt = 0;
+  #outboxCount = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.#sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.#sql.exec(SCHEMA);
+      this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+    });
+  }
+
+  /** Stores the webhook's settings (newer wins) and applies what changed: held deliveries resume, deletes cancel. */
+  async configure(cfg: QueueConfig): Promise<void> {
+    const previous = this.#config();
+    if (previous && previous.updated_at > cfg.updated_at) return;
+    this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(cfg));
+    this.#cfg = cfg;
+    if (cfg.deleted) {
+      // The route marks the D1 rows cancelled in the same request; here the queue lets go of them.
+      this.#sql.exec("DELETE FROM queue WHERE state = 'queued'");
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    if (!previous || previous.ordering !== cfg.ordering || previous.ordering_key !== cfg.ordering_key) {
+      this.#sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)} WHERE state = 'queued'`, ...orderKeyArgs(cfg));
+    }
+    if (cfg.active && previous && !previous.active) this.#sql.exec("DELETE FROM meta WHERE key = 'failing_since'");
+    await this.#arm();
+  }
+
+  /**
+   * Accepts deliveries. Idempotent on delivery id: a repeated hand-off (the platform re-sending an event, or the
+   * sweeper re-enqueueing what D1 still shows pending) changes nothing for a delivery already known here.
+   * Returns once the rows are durable in this object's storage.
+   */
+  async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
+    const current = this.#config();
+    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
+    const c = this.#config()!;
+    if (c.deleted) return { accepted: 0 };
+    let accepted = 0;
+    for (const item of items) {
+      const expires = c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
+      const cursor = this.#sql.exec(
+        `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) ON CONFLICT(delivery_id) DO NOTHING`,
+        item.delivery_id,
+        item.event_id,
+        item.event_type,
+        item.payload,
+        ...orderKeyArgs(c),
+        item.created_at,
+        item.created_at,
+        expires,
+      );
+      accepted += cursor.rowsWritten > 0 ? 1 : 0;
+    }
+    await this.#arm();
+    return { accepted };
+  }
+
+  /**
+   * Redelivers now: a pending delivery skips its backoff, a finished one (failed, delivered, expired) is queued
+   * again keeping its sequence number, so the receiver can tell it is the same event.
+   */
+  async redeliver(cfg: QueueConfig, items: QueueItem[]): Promise<{ requeued: number }> {
+    const current = this.#config();
+    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
+    const c = this.#config()!;
+    if (c.deleted) return { requeued: 0 };
+    const now = Date.now();
+    let requeued = 0;
+    for (const item of items) {
+      const existing = this.#sql.exec<{ seq: number }>("SELECT seq FROM queue WHERE delivery_id = ?", item.delivery_id).toArray()[0];
+      if (existing) {
+        this.#sql.exec("UPDATE queue SET state = 'queued', next_at = ?, expires_at = NULL, batch_id = NULL WHERE seq = ?", now, existing.seq);
+      } else {
+        this.#sql.exec(
+          `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, attempts)
+           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?)`,
+          item.delivery_id,
+          item.event_id,
+          item.event_type,
+          item.payload,
+          ...orderKeyArgs(c),
+          now,
+          item.created_at,
+          item.attempt_count ?? 0,
+        );
+      }
+      this.#log([{ sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?", params: [now, now, item.delivery_id] }]);
+      requeued++;
+    }
+    await this.#flushLog();
+    await this.#arm();
+    return { requeued };
+  }
+
+  /** Sends one event now, outside the queue, and answers what the receiver said (the test route). Logged too. */
+  async sendTest(cfg: QueueConfig, item: QueueItem): Promise<TestResult> {
+    const current = this.#config();
+    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
+    const c = this.#config()!;
+    const row: Row = { ...item, seq: 0, order_key: "", attempts: 0, next_at: Date.now(), expires_at: null, batch_id: null };
+    const sent = await this.#send(c, { rows: [row], batchId: null });
+    const ok = sent.sent.result.status !== undefined && sent.sent.result.status >= 200 && sent.sent.result.status < 300;
+    this.#log(
+      logStatements({
+        webhookId: c.webhook_id,
+        deliveryIds: [item.delivery_id],
+        attempt: sent.attempt,
+        outcome: ok ? { kind: "delivered" } : { kind: "give-up", reason: failureReason(sent.sent) },
+        createdAt: item.created_at,
+      }),
+    );
+    await this.#flushLog();
+    return {
+      ok,
+      status_code: sent.sent.result.status ?? null,
+      duration_ms: sent.sent.durationMs,
+      response_body: sent.sent.responseBody,
+      error: sent.sent.result.error ?? null,
+    };
+  }
+
+  /** What the queue holds now (for the sweeper, the stats and tests). */
+  async status(): Promise<{ queued: number; outbox: number; alarm: number | null; active: boolean | null }> {
+    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE state = 'queued'").one().n;
+    return { queued, outbox: this.#outboxCount, alarm: await this.ctx.storage.getAlarm(), active: this.#config()?.active ?? null };
+  }
+
+  /** Makes sure an alarm is set for whatever is due (the cron sweeper calls this so nothing is forgotten). */
+  async sweep(): Promise<void> {
+    await this.#flushOutbox();
+    await this.#arm(true);
+  }
+
+  /** Sends whatever is due, wave after wave, until nothing is due or the run's budget is spent. Never throws for a delivery failure. */
+  async alarm(): Promise<void> {
+    await this.#flushOutbox();
+    const started = Date.now();
+    while (Date.now() - started < RUN_BUDGET_MS) {
+      const cfg = this.#config();
+      if (!cfg || !cfg.active || cfg.deleted) break;
+      const units = this.#dueUnits(cfg, Date.now());
+      if (units.length === 0) break;
+      const allowed = units.slice(0, this.#takeTokens(cfg, units.length));
+      if (allowed.length === 0) break;
+      await Promise.all(allowed.map((u) => this.#deliver(cfg, u)));
+      await this.#flushLog();
+    }
+    await this.#arm(true);
+  }
+
+  #config(): QueueConfig | null {
+    if (this.#cfg === undefined) {
+      const row = this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'").toArray()[0];
+      this.#cfg = row ? (JSON.parse(row.value) as QueueConfig) : null;
+    }
+    return this.#cfg;
+  }
+
+  #setMeta(key: string, value: string | null): void {
+    if (value === null) this.#sql.exec("DELETE FROM meta WHERE key = ?", key);
+    else this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value);
+  }
+
+  #meta(key: string): string | null {
+    return this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
+  }
+
+  /** The sendable units, oldest first: expired rows are settled on the way. */
+  #dueUnits(cfg: QueueConfig, now: number): Unit[] {
+    const pausedUntil = Number(this.#meta("paused_until") ?? 0);
+    if (pausedUntil > now) return [];
+    this.#expire(now);
+    if (cfg.batch) return this.#dueBatch(cfg, now);
+    const rows =
+      cfg.ordering === "none"
+        ? this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND next_at <= ? ORDER BY next_at, seq LIMIT ?", now, MAX_CONCURRENCY).toArray()
+        : cfg.ordering === "strict"
+          ? this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray().filter((r) => r.next_at <= now)
+          : this.#sql
+              .exec<Row>(
+                `SELECT q.* FROM queue q JOIN (SELECT min(seq) AS seq FROM queue WHERE state = 'queued' GROUP BY order_key) h ON q.seq = h.seq
+                 WHERE q.next_at <= ? ORDER BY q.next_at, q.seq LIMIT ?`,
+                now,
+                MAX_CONCURRENCY,
+              )
+              .toArray();
+    return rows.map((r) => ({ rows: [r], batchId: null }));
+  }
+
+  /** The head batch: a batch already formed (being retried), or up to max_size rows once full or old enough. */
+  #dueBatch(cfg: QueueConfig, now: number): Unit[] {
+    const { max_size, max_wait_ms } = cfg.batch!;
+    const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray()[0];
+    if (!head || head.next_at > now) return [];
+    if (head.batch_id) {
+      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND batch_id = ? ORDER BY seq", head.batch_id).toArray();
+      return [{ rows, batchId: head.batch_id }];
+    }
+    const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND batch_id IS NULL ORDER BY seq LIMIT ?", max_size).toArray();
+    if (rows.length < max_size && head.created_at + max_wait_ms > now) return [];
+    const batchId = newId("bat", now);
+    this.#sql.exec(`UPDATE queue SET batch_id = ? WHERE seq IN (${rows.map(() => "?").join(",")})`, batchId, ...rows.map((r) => r.seq));
+    return [{ rows: rows.map((r) => ({ ...r, batch_id: batchId })), batchId }];
+  }
+
+  #expire(now: number): void {
+    const expired = this.#sql
+      .exec<{ delivery_id: string }>("SELECT delivery_id FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 500", now)
+      .toArray();
+    if (expired.length === 0) return;
+    this.#sql.exec("UPDATE queue SET state = 'done' WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?", now);
+    this.#log(
+      expired.map((r) => ({
+        sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?",
+        params: ["not delivered within ttl_s", now, r.delivery_id],
+      })),
+    );
+  }
+
+  /** Token bucket for rate_limit_per_s: a burst of at most one second's worth. */
+  #takeTokens(cfg: QueueConfig, wanted: number): number {
+    const rate = cfg.rate_limit_per_s;
+    if (!rate) return wanted;
+    const now = Date.now();
+    this.#tokens = Math.min(rate, this.#tokens + ((now - this.#tokensAt) / 1000) * rate);
+    this.#tokensAt = now;
+    const n = Math.min(wanted, Math.floor(this.#tokens));
+    this.#tokens -= n;
+    return n;
+  }
+
+  async #signingKeys(cfg: QueueConfig): Promise<SigningKey[]> {
+    const now = Date.now();
+    const live = cfg.keys.filter((k) => k.expires_at === null || k.expires_at > now);
+    const sealed = live.map((k) => k.sealed).join(" ");
+    if (this.#keys?.sealed !== sealed) {
+      const key = config(this.env).ENCRYPTION_KEY;
+      const keys = await Promise.all(
+        live.map(async (k): Promise<SigningKey> => {
+          const plain = await decryptSecret(key, k.sealed);
+          return k.scheme === "hmac" ? { scheme: "hmac", secret: plain } : { scheme: "ed25519", privateKey: plain };
+        }),
+      );
+      this.#keys = { sealed, keys };
+    }
+    return this.#keys.keys;
+  }
+
+  /** Builds, signs and sends one unit; returns the attempt as logged. */
+  async #send(cfg: QueueConfig, unit: Unit): Promise<{ sent: SentAttempt; attempt: AttemptLog }> {
+    const first = unit.rows[0];
+    const attemptNumber = first.attempts + 1;
+    const now = Date.now();
+    const timestamp = Math.floor(now / 1000);
+    const msgId = unit.batchId ?? first.event_id;
+    const body = unit.batchId
+      ? `{"id":${JSON.stringify(unit.batchId)},"type":"batch","timestamp":${JSON.stringify(new Date(now).toISOString())},"account_id":${JSON.stringify(cfg.account_id)},"data":{"events":[${unit.rows.map((r) => r.payload).join(",")}]}}`
+      : cfg.format === "slack"
+        ? JSON.stringify(toSlackMessage(JSON.parse(first.payload)))
+        : first.payload;
+    const headers: Record<string, string> = {
+      ...cfg.headers,
+      "content-type": "application/json",
+      "user-agent": USER_AGENT,
+      "webhook-id": msgId,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": await signatureHeader(await this.#signingKeys(cfg), msgId, timestamp, body),
+      "x-broxiai-event": unit.batchId ? "batch" : first.event_type,
+      "x-broxiai-delivery": unit.batchId ?? first.delivery_id,
+      "x-broxiai-attempt": String(attemptNumber),
+      "x-broxiai-sequence": unit.batchId ? `${first.seq}-${unit.rows[unit.rows.length - 1].seq}` : String(first.seq),
+    };
+    const request: OutgoingRequest = { url: cfg.url, headers, body, timeoutMs: cfg.timeout_ms };
+    const sent = await sendRequest(request);
+    return {
+      sent,
+      attempt: {
+        number: attemptNumber,
+        startedAt: sent.startedAt,
+        durationMs: sent.durationMs,
+        statusCode: sent.result.status ?? null,
+        error: sent.result.status !== undefined && sent.result.status >= 200 && sent.result.status < 300 ? null : failureReason(sent),
+        requestHeaders: headers,
+        requestBody: body.length > REQUEST_BODY_LOG_BYTES ? `${body.slice(0, REQUEST_BODY_LOG_BYTES)}…[truncated]` : body,
+        responseHeaders: sent.responseHeaders,
+        responseBody: sent.responseBody,
+      },
+    };
+  }
+
+  /** Sends one unit and settles it: the object's own state first, then the log. */
+  async #deliver(cfg: QueueConfig, unit: Unit): Promise<void> {
+    let sent: { sent: SentAttempt; attempt: AttemptLog };
+    try {
+      sent = await this.#send(cfg, unit);
+    } catch (err) {
+      // Something on our side (a key that cannot be decrypted, say): count it as a failed attempt, never throw.
+      const message = `could not send: ${err instanceof Error ? err.message : String(err)}`;
+      console.error("webhook send failed before the request", cfg.webhook_id, message);
+      const now = Date.now();
+      sent = {
+        sent: { result: { error: message }, startedAt: now, durationMs: 0, responseHeaders: null, responseBody: null },
+        attempt: { number: unit.rows[0].attempts + 1, startedAt: now, durationMs: 0, statusCode: null, error: message, requestHeaders: {}, requestBody: "", responseHeaders: null, responseBody: null },
+      };
+    }
+    const now = Date.now();
+    let outcome: Outcome = classifyAttempt(sent.sent.result, sent.attempt.number, cfg.retry, now, Math.random);
+    const seqs = unit.rows.map((r) => r.seq);
+    const inList = seqs.map(() => "?").join(",");
+
+    if (outcome.kind === "delivered") {
+      this.#setMeta("failing_since", null);
+    } else if (outcome.kind !== "disable") {
+      const since = Number(this.#meta("failing_since") ?? now);
+      this.#setMeta("failing_since", String(since));
+      const limitMs = config(this.env).DISABLE_AFTER_FAILING_HOURS * 3_600_000;
+      if (now - since >= limitMs) {
+        outcome = { kind: "disable", reason: `no successful delivery for ${Math.round((now - since) / 3_600_000)} h (last: ${outcome.reason})` };
+      }
+    }
+    if (sent.sent.result.status === 429 && outcome.kind === "retry") {
+      // A receiver asking us to slow down pauses the whole endpoint, not only this delivery.
+      this.#setMeta("paused_until", String(now + outcome.delayMs));
+    }
+
+    switch (outcome.kind) {
+      case "delivered":
+      case "give-up":
+        this.#sql.exec(`UPDATE queue SET state = 'done', attempts = attempts + 1 WHERE seq IN (${inList})`, ...seqs);
+        break;
+      case "retry":
+        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE seq IN (${inList})`, now + outcome.delayMs, ...seqs);
+        break;
+      case "disable": {
+        // Held, not dropped: the delivery stays at the head and goes out first when the webhook is enabled again.
+        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE seq IN (${inList})`, now, ...seqs);
+        const disabled: QueueConfig = { ...cfg, active: false };
+        this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(disabled));
+        this.#cfg = disabled;
+        this.#log([
+          {
+            sql: "UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
+            params: [outcome.reason, now, cfg.webhook_id],
+          },
+        ]);
+        break;
+      }
+    }
+    this.#log(
+      logStatements({
+        webhookId: cfg.webhook_id,
+        deliveryIds: unit.rows.map((r) => r.delivery_id),
+        attempt: sent.attempt,
+        outcome,
+        createdAt: Math.min(...unit.rows.map((r) => r.created_at)),
+      }),
+    );
+  }
+
+  /** The earliest time anything here needs the alarm: a due head, a batch's wait, a pause, the outbox. */
+  #nextWake(): number | null {
+    const cfg = this.#config();
+    let next: number | null = this.#outboxCount > 0 ? Date.now() + OUTBOX_RETRY_MS : null;
+    const consider = (t: number | null | undefined) => {
+      if (t !== null && t !== undefined && (next === null || t < next)) next = t;
+    };
+    if (cfg && cfg.active && !cfg.deleted) {
+      let due: number | null | undefined;
+      if (cfg.ordering === "key" && !cfg.batch) {
+        due = this.#sql
+          .exec<{ t: number | null }>(
+            "SELECT min(q.next_at) AS t FROM queue q JOIN (SELECT min(seq) AS seq FROM queue WHERE state = 'queued' GROUP BY order_key) h ON q.seq = h.seq",
+          )
+          .one().t;
+      } else if (cfg.ordering === "none" && !cfg.batch) {
+        due = this.#sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM queue WHERE state = 'queued'").one().t;
+      } else {
+        const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray()[0];
+        if (head) {
+          due = head.next_at;
+          if (cfg.batch && !head.batch_id) {
+            const n = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", cfg.batch.max_size).one().n;
+            if (n < cfg.batch.max_size) due = Math.max(due, head.created_at + cfg.batch.max_wait_ms);
+          }
+        }
+      }
+      if (due !== null && due !== undefined) {
+        const paused = Number(this.#meta("paused_until") ?? 0);
+        due = Math.max(due, paused);
+        if (cfg.rate_limit_per_s && this.#tokens < 1) due = Math.max(due, this.#tokensAt + 1000 / cfg.rate_limit_per_s);
+      }
+      consider(due);
+    }
+    return next;
+  }
+
+  /**
+   * Sets the alarm to the earliest wake-up. Outside an alarm run an earlier alarm is never pushed later;
+   * `force` (at the end of a run, whose own alarm is spent) sets it regardless.
+   */
+  async #arm(force = false): Promise<void> {
+    const wake = this.#nextWake();
+    if (wake === null) {
+      if (force) await this.ctx.storage.deleteAlarm();
+      return;
+    }
+    const at = Math.max(wake, Date.now() + config(this.env).ALARM_MIN_DELAY_MS);
+    if (!force) {
+      const current = await this.ctx.storage.getAlarm();
+      if (current !== null && current <= at) return;
+    }
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  #pendingLog: LogStatement[] = [];
+
+  #log(statements: LogStatement[]): void {
+    this.#pendingLog.push(...statements);
+  }
+
+  /** Writes the pending log to D1 in one batch; on failure it waits in the outbox (order kept) for a later alarm. */
+  async #flushLog(): Promise<void> {
+    if (this.#pendingLog.length === 0) return;
+    const statements = this.#pendingLog;
+    this.#pendingLog = [];
+    if (this.#outboxCount === 0) {
+      try {
+        await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+        return;
+      } catch (err) {
+        console.error("delivery log write failed; kept in the outbox", err instanceof Error ? err.message : String(err));
+      }
+    }
+    this.#sql.exec("INSERT INTO outbox (statements) VALUES (?)", JSON.stringify(statements));
+    this.#outboxCount++;
+  }
+
+  /** Replays the outbox into D1, oldest first, stopping at the first failure. */
+  async #flushOutbox(): Promise<void> {
+    while (this.#outboxCount > 0) {
+      const rows = this.#sql.exec<{ id: number; statements: string }>("SELECT id, statements FROM outbox ORDER BY id LIMIT 20").toArray();
+      if (rows.length === 0) {
+        this.#outboxCount = 0;
+        return;
+      }
+      const statements = rows.flatMap((r) => JSON.parse(r.statements) as LogStatement[]);
+      try {
+        await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+      } catch (err) {
+        console.error("delivery log outbox still cannot reach D1", err instanceof Error ? err.message : String(err));
+        return;
+      }
+      this.#sql.exec(`DELETE FROM outbox WHERE id IN (${rows.map(() => "?").join(",")})`, ...rows.map((r) => r.id));
+      this.#outboxCount -= rows.length;
+    }
+  }
+}
+
+/** The SQL that computes a row's order key from its payload, so a change of ordering can rekey the queue in one statement. */
+function orderKeyExpr(cfg: QueueConfig, payloadParam = "payload"): string {
+  if (cfg.ordering === "strict") return "''";
+  if (cfg.ordering === "none") return "hex(randomblob(8))";
+  return `coalesce(json_extract(${payloadParam}, ?), '')`;
+}
+
+function orderKeyArgs(cfg: QueueConfig): string[] {
+  if (cfg.ordering !== "key" || !cfg.ordering_key) return [];
+  return [jsonPath(cfg.ordering_key)];
+}
+
+/** "data.items.0.id" → `$."data"."items"[0]."id"` for SQLite's json_extract. */
+function jsonPath(dotted: string): string {
+  return `$${dotted
+    .split(".")
+    .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `."${s}"`))
+    .join("")}`;
+}
+
+function failureReason(sent: SentAttempt): string {
+  const r = sent.result;
+  if (r.error) return r.error;
+  if (r.status !== undefined && r.status >= 300 && r.status < 400) return `HTTP ${r.status} (redirects are not followed)`;
+  return `HTTP ${r.status}`;
+}

@@ -1,0 +1,87 @@
+import type { AttemptResult } from "./retry";
+
+/** One HTTP request to a receiver, fully prepared (signed) by the queue. */
+export interface OutgoingRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+}
+
+/** What one attempt did, as the delivery log records it. */
+export interface SentAttempt {
+  result: AttemptResult;
+  startedAt: number;
+  durationMs: number;
+  responseHeaders: Record<string, string> | null;
+  responseBody: string | null;
+}
+
+/** Response bodies are kept in the log up to this many bytes (the rest is cut, never read into memory). */
+export const RESPONSE_BODY_LOG_BYTES = 4096;
+
+/**
+ * Sends one attempt with the injected fetch. Redirects are never followed (`redirect: "manual"`): a 3xx is an
+ * answer, and following it could lead a signed request somewhere the URL check never saw. The timeout covers
+ * the whole exchange, headers and the part of the body we read.
+ */
+export async function sendRequest(req: OutgoingRequest, fetchFn: typeof fetch = (...a) => fetch(...a), clock: () => number = Date.now): Promise<SentAttempt> {
+  const startedAt = clock();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error("timeout")), req.timeoutMs);
+  try {
+    const res = await fetchFn(req.url, { method: "POST", headers: req.headers, body: req.body, redirect: "manual", signal: controller.signal });
+    const responseBody = await readLimited(res, RESPONSE_BODY_LOG_BYTES);
+    return {
+      result: { status: res.status, headers: res.headers },
+      startedAt,
+      durationMs: clock() - startedAt,
+      responseHeaders: Object.fromEntries(res.headers),
+      responseBody,
+    };
+  } catch (err) {
+    const timedOut = controller.signal.aborted;
+    return {
+      result: timedOut ? { timedOut: true, error: `timed out after ${req.timeoutMs} ms` } : { error: describeNetworkError(err) },
+      startedAt,
+      durationMs: clock() - startedAt,
+      responseHeaders: null,
+      responseBody: null,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readLimited(res: Response, limit: number): Promise<string> {
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  while (size < limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size >= limit) {
+    truncated = true;
+    await reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(size, limit));
+  let offset = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.byteLength, bytes.byteLength - offset));
+    bytes.set(part, offset);
+    offset += part.byteLength;
+    if (offset >= bytes.byteLength) break;
+  }
+  const text = new TextDecoder().decode(bytes);
+  return truncated ? `${text}…[truncated]` : text;
+}
+
+function describeNetworkError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `network error: ${message}`.slice(0, 500);
+}

@@ -1,0 +1,74 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { dashboard } from "../dashboard/routes";
+import { accounts } from "./accounts";
+import type { AppEnv } from "./app-env";
+import { requireAccount, requirePlatform } from "./auth";
+import { deliveries } from "./deliveries";
+import { docsPage } from "./docs";
+import { events } from "./events";
+import { onError, ProblemError, problemResponse, zodFieldErrors } from "./problem";
+import { webhooks } from "./webhooks";
+
+export const MAX_BODY_BYTES = 256 * 1024;
+
+const OPENAPI_INFO = {
+  openapi: "3.1.0",
+  info: {
+    title: "BroxiAI Webhooks",
+    version: "0.1.0",
+    description: "Real-time, signed, ordered, retried webhooks for BroxiAI workflow events. Errors are RFC 9457 application/problem+json.",
+  },
+};
+
+/** Builds the Worker's HTTP application: edge checks, then the routes, then one error handler. */
+export function buildApp() {
+  const app = new OpenAPIHono<AppEnv>({
+    // Every validation failure, wherever it comes from, is a 422 problem naming the fields.
+    defaultHook: (result) => {
+      if (!result.success) {
+        const errs = zodFieldErrors(result.error.issues);
+        throw new ProblemError(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
+      }
+    },
+  });
+
+  app.use("*", secureHeaders({ crossOriginResourcePolicy: false, contentSecurityPolicy: { defaultSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], scriptSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", "data:"], frameAncestors: ["'none'"] } }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => problemResponse(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`),
+    }),
+  );
+
+  // Who may call what is decided here, by path, before any route runs.
+  const platform = requirePlatform();
+  const account = requireAccount();
+  app.use("/v1/accounts", platform);
+  app.use("/v1/accounts/*", platform);
+  app.on("POST", ["/v1/events", "/v1/events/batch"], platform);
+  app.on("GET", ["/v1/events", "/v1/events/*"], account);
+  app.use("/v1/webhooks", account);
+  app.use("/v1/webhooks/*", account);
+  app.use("/v1/deliveries/*", account);
+
+  app.route("/", accounts);
+  app.route("/", events);
+  app.route("/", webhooks);
+  app.route("/", deliveries);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "The platform token, or an account API key (bxk_…)",
+  });
+  app.doc31("/openapi.json", OPENAPI_INFO);
+  app.get("/docs", (c) => c.html(docsPage(app.getOpenAPI31Document(OPENAPI_INFO) as unknown as Parameters<typeof docsPage>[0])));
+  app.route("/", dashboard);
+
+  app.notFound((c) => problemResponse(404, `No route ${c.req.method} ${c.req.path}. See /docs for the API.`));
+  app.onError(onError);
+  return app;
+}

@@ -1,0 +1,143 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { catalogDocument } from "../events/catalog";
+import { type EventRow, EventInputSchema, ingest } from "../ingest";
+import type { AppEnv } from "./app-env";
+import { accountOf } from "./principal";
+import { bearer, errors, IdParam, json, page, PageQuery } from "./openapi";
+import { pageOf } from "./pagination";
+import { invalid, notFound, problemResponse } from "./problem";
+
+const IngestAnswer = z.object({ id: z.string(), deliveries: z.number().int() }).openapi("IngestAnswer");
+const EventSchema = z
+  .object({ id: z.string(), type: z.string(), timestamp: z.string(), account_id: z.string().nullable(), data: z.record(z.string(), z.unknown()), created_at: z.string() })
+  .openapi("Event");
+
+/** Ingest (the platform) and the event log (accounts), plus the public catalog. */
+export const events = new OpenAPIHono<AppEnv>();
+
+events.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/events",
+    tags: ["Events"],
+    summary: "Ingest one event",
+    description: "Stores the event, matches it against the account's webhooks and hands one delivery per match to that webhook's queue. The same `id` again answers 200 with the first answer and creates nothing.",
+    security: bearer,
+    request: { body: { required: true, ...json(EventInputSchema) } },
+    responses: { 202: json(IngestAnswer, "Accepted"), 200: json(IngestAnswer, "Already accepted earlier"), ...errors },
+  }),
+  async (c) => {
+    const [result] = await ingest(c.env, [c.req.valid("json")]);
+    if ("error" in result) return problemResponse(result.status, result.error.detail, result.error) as never;
+    return c.json(result.body, result.status);
+  },
+);
+
+events.openapi(
+  createRoute({
+    method: "post",
+    path: "/v1/events/batch",
+    tags: ["Events"],
+    summary: "Ingest up to 100 events",
+    description: "One result per event, in order; 207 when some failed. Each event is accepted or refused on its own.",
+    security: bearer,
+    request: { body: { required: true, ...json(z.object({ events: z.array(z.unknown()).min(1) }).strict()) } },
+    responses: {
+      202: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: z.unknown() })])) }), "All accepted"),
+      207: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: z.unknown() })])) }), "Some failed"),
+      ...errors,
+    },
+  }),
+  async (c) => {
+    const { events: raw } = c.req.valid("json");
+    if (raw.length > 100) throw invalid("events", `at most 100 events per batch (got ${raw.length})`);
+    const parsed = raw.map((e) => EventInputSchema.safeParse(e));
+    const valid = parsed.flatMap((p, i) => (p.success ? [{ i, input: p.data }] : []));
+    const results = await ingest(
+      c.env,
+      valid.map((v) => v.input),
+    );
+    const data: unknown[] = parsed.map((p) =>
+      p.success
+        ? null
+        : {
+            error: {
+              ...problemResponseBody(p.error.issues),
+            },
+          },
+    );
+    valid.forEach((v, k) => {
+      const r = results[k];
+      data[v.i] = "error" in r ? { error: r.error } : r.body;
+    });
+    const failed = data.some((d) => d && typeof d === "object" && "error" in d);
+    return c.json({ data } as never, failed ? 207 : 202);
+  },
+);
+
+function problemResponseBody(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
+  const errs = issues.map((i) => ({ path: i.path.map(String).join(".") || "(event)", message: i.message }));
+  return { type: "https://docs.broxi.ai/webhooks/problems/validation", title: "Invalid request", status: 422, detail: errs.map((e) => `${e.path}: ${e.message}`).join("; "), errors: errs };
+}
+
+function toEvent(row: EventRow, accountId: string) {
+  return { id: row.id, type: row.type, timestamp: row.timestamp, account_id: row.account_id ?? accountId, data: JSON.parse(row.data), created_at: new Date(row.created_at).toISOString() };
+}
+
+events.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/events",
+    tags: ["Events"],
+    summary: "List this account's events, newest first",
+    description: "The fallback for receivers that were down: everything the account was sent, whether or not a webhook matched.",
+    security: bearer,
+    request: { query: PageQuery.extend({ type: z.string().max(100).optional() }) },
+    responses: { 200: json(page(EventSchema), "A page of events"), 401: errors[401], 403: errors[403], 422: errors[422] },
+  }),
+  async (c) => {
+    const accountId = accountOf(c);
+    const { cursor, limit, type } = c.req.valid("query");
+    const rows = await c.env.DB.prepare(
+      `SELECT * FROM events WHERE (account_id = ?1 OR account_id IS NULL) AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR type = ?3) ORDER BY id DESC LIMIT ?4`,
+    )
+      .bind(accountId, cursor ?? null, type ?? null, limit + 1)
+      .all<EventRow>();
+    return c.json(pageOf(rows.results.map((r) => toEvent(r, accountId)), limit), 200);
+  },
+);
+
+events.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/events/{event_id}",
+    tags: ["Events"],
+    summary: "One event",
+    security: bearer,
+    request: { params: IdParam("event_id", "evt_01JD3S4K2M0000000000000000") },
+    responses: { 200: json(EventSchema, "The event"), 401: errors[401], 404: errors[404] },
+  }),
+  async (c) => {
+    const accountId = accountOf(c);
+    const { event_id } = c.req.valid("param");
+    const row = await c.env.DB.prepare("SELECT * FROM events WHERE id = ? AND (account_id = ? OR account_id IS NULL)").bind(event_id, accountId).first<EventRow>();
+    if (!row) throw notFound("event", event_id);
+    return c.json(toEvent(row, accountId), 200);
+  },
+);
+
+events.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/event-types",
+    tags: ["Events"],
+    summary: "The event catalog",
+    description: "Every event type with its description, the JSON Schema of its `data`, and an example.",
+    responses: {
+      200: json(z.object({ data: z.array(z.object({ type: z.string(), category: z.string(), description: z.string(), schema: z.unknown(), example: z.unknown() })) }), "The catalog"),
+    },
+  }),
+  (c) => c.json(catalogDocument(), 200),
+);
+
+

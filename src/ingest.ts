@@ -1,0 +1,223 @@
+import { z } from "@hono/zod-openapi";
+import type { Env } from "./config";
+import type { QueueItem } from "./delivery/queue";
+import { isEventType, validateEventData } from "./events/catalog";
+import { type FieldError, type Problem, problemBody } from "./http/problem";
+import { queueOf } from "./delivery/queue-stub";
+import { newId } from "./ids";
+import { matchesFilter } from "./webhooks/filter";
+import { matchesEventType, TEST_EVENT_TYPE } from "./webhooks/match";
+import { redact } from "./webhooks/paths";
+import { subscribedWebhooks, toQueueConfig, type WebhookRow } from "./webhooks/store";
+
+/** An event as the platform sends it. */
+export const EventInputSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_\-.:]{1,128}$/, "1–128 characters of A-Z a-z 0-9 _ - . :")
+      .optional()
+      .openapi({ description: "Your id for the event; sending the same id again is answered 200 with the first answer and creates nothing." }),
+    type: z.string().max(100).openapi({ example: "workflow.completed" }),
+    account_id: z.string().max(100).nullable().optional().openapi({ description: "Required, except for system.maintenance, which without it goes to every account." }),
+    data: z.record(z.string(), z.unknown()),
+    timestamp: z.iso.datetime({ offset: true }).optional(),
+  })
+  .openapi("EventInput");
+
+export type EventInput = z.infer<typeof EventInputSchema>;
+
+/** A stored event row. */
+export interface EventRow {
+  id: string;
+  account_id: string | null;
+  type: string;
+  timestamp: string;
+  data: string;
+  deliveries: number;
+  created_at: number;
+}
+
+/** The payload every receiver gets (SPEC "base webhook structure"). */
+export interface Payload {
+  id: string;
+  type: string;
+  timestamp: string;
+  account_id: string | null;
+  data: Record<string, unknown>;
+}
+
+export type IngestResult = { status: 200 | 202; body: { id: string; deliveries: number } } | { status: number; error: Problem };
+
+/** The payload as one webhook receives it: a broadcast carries the webhook's own account, and redact paths are applied. */
+export function payloadFor(event: Payload, webhook: Pick<WebhookRow, "account_id" | "redact">): string {
+  const payload: Payload = { ...event, account_id: event.account_id ?? webhook.account_id };
+  const paths = JSON.parse(webhook.redact) as string[];
+  return JSON.stringify(paths.length ? redact(payload, paths) : payload);
+}
+
+function invalidEvent(errors: FieldError[]): IngestResult {
+  return { status: 422, error: problemBody(422, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors }) };
+}
+
+/** Checks an event against the catalog; null when it may be stored. */
+function eventProblem(input: EventInput): IngestResult | null {
+  if (!isEventType(input.type) || input.type === TEST_EVENT_TYPE) {
+    return invalidEvent([{ path: "type", message: `unknown event type "${input.type}"; see GET /v1/event-types` }]);
+  }
+  const checked = validateEventData(input.type, input.data);
+  if (!checked.ok) return invalidEvent(checked.issues);
+  if (!input.account_id && input.type !== "system.maintenance") {
+    return invalidEvent([{ path: "account_id", message: "required (only system.maintenance may be sent to every account)" }]);
+  }
+  return null;
+}
+
+/**
+ * Validate → store → match → hand off. Each event is stored with its deliveries in one D1 batch (a transaction),
+ * then handed to each matching webhook's queue; the answer comes only when every hand-off is durable. If a
+ * hand-off fails the event is already stored: the platform's retry with the same id finds it, re-hands its
+ * pending deliveries to their queues (which ignore what they already hold), and answers 200 — nothing is lost.
+ */
+export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): Promise<IngestResult[]> {
+  const results: IngestResult[] = new Array(inputs.length);
+  const webhooksByAccount = new Map<string, Promise<WebhookRow[]>>();
+  const subscribed = (accountId: string | null) => {
+    const key = accountId ?? "*";
+    let rows = webhooksByAccount.get(key);
+    if (!rows) {
+      rows = subscribedWebhooks(env.DB, accountId);
+      webhooksByAccount.set(key, rows);
+    }
+    return rows;
+  };
+
+  const accepted: { index: number; input: EventInput; id: string }[] = [];
+  inputs.forEach((input, index) => {
+    const problem = eventProblem(input);
+    if (problem) results[index] = problem;
+    else accepted.push({ index, input, id: input.id ?? newId("evt", now) });
+  });
+  if (accepted.length === 0) return results;
+
+  const accountIds = [...new Set(accepted.map((a) => a.input.account_id).filter((a): a is string => !!a))];
+  const known = new Set<string>();
+  if (accountIds.length) {
+    const rows = await env.DB.prepare(`SELECT id FROM accounts WHERE id IN (${accountIds.map(() => "?").join(",")})`)
+      .bind(...accountIds)
+      .all<{ id: string }>();
+    for (const r of rows.results) known.add(r.id);
+  }
+  const existing = new Map<string, EventRow>();
+  const ids = accepted.map((a) => a.id);
+  const found = await env.DB.prepare(`SELECT * FROM events WHERE id IN (${ids.map(() => "?").join(",")})`)
+    .bind(...ids)
+    .all<EventRow>();
+  for (const r of found.results) existing.set(r.id, r);
+
+  const handoffs = new Map<string, { webhook: WebhookRow; items: QueueItem[]; indexes: number[] }>();
+  const addHandoff = (webhook: WebhookRow, item: QueueItem, index: number) => {
+    let h = handoffs.get(webhook.id);
+    if (!h) handoffs.set(webhook.id, (h = { webhook, items: [], indexes: [] }));
+    h.items.push(item);
+    h.indexes.push(index);
+  };
+  const seenInThisCall = new Set<string>();
+
+  for (const { index, input, id } of accepted) {
+    const accountId = input.account_id ?? null;
+    if (accountId && !known.has(accountId)) {
+      results[index] = invalidEvent([{ path: "account_id", message: `no account ${accountId}` }]);
+      continue;
+    }
+    const previous = existing.get(id);
+    if (previous || seenInThisCall.has(id)) {
+      results[index] = { status: 200, body: { id, deliveries: previous?.deliveries ?? 0 } };
+      if (previous) await rehandPending(env, previous, index, addHandoff);
+      continue;
+    }
+    seenInThisCall.add(id);
+    const event: Payload = { id, type: input.type, timestamp: input.timestamp ?? new Date(now).toISOString(), account_id: accountId, data: input.data };
+    const matching = (await subscribed(accountId)).filter(
+      (w) => matchesEventType(JSON.parse(w.events), event.type) && (!w.filter || matchesFilter(JSON.parse(w.filter), event)),
+    );
+    const items = matching.map((w) => ({
+      webhook: w,
+      item: { delivery_id: newId("dlv", now), event_id: id, event_type: event.type, payload: payloadFor(event, w), created_at: now } satisfies QueueItem,
+    }));
+    const statements = [
+      env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)").bind(
+        id,
+        accountId,
+        event.type,
+        event.timestamp,
+        JSON.stringify(event.data),
+        items.length,
+        now,
+      ),
+      ...items.map(({ webhook, item }) =>
+        env.DB.prepare(
+          "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
+        ).bind(item.delivery_id, webhook.id, webhook.account_id, id, event.type, now, now, now),
+      ),
+    ];
+    try {
+      await env.DB.batch(statements);
+    } catch (err) {
+      if (/UNIQUE constraint failed: events\.id/.test(String(err))) {
+        // A concurrent request stored the same id first: answer as a repeat.
+        const row = await env.DB.prepare("SELECT * FROM events WHERE id = ?").bind(id).first<EventRow>();
+        results[index] = { status: 200, body: { id, deliveries: row?.deliveries ?? 0 } };
+        continue;
+      }
+      throw err;
+    }
+    results[index] = { status: 202, body: { id, deliveries: items.length } };
+    for (const { webhook, item } of items) addHandoff(webhook, item, index);
+  }
+
+  await Promise.all(
+    [...handoffs.values()].map(async ({ webhook, items, indexes }) => {
+      try {
+        await queueOf(env, webhook.id).enqueue(toQueueConfig(webhook), items);
+      } catch (err) {
+        console.error("hand-off to webhook queue failed", webhook.id, err instanceof Error ? err.message : String(err));
+        for (const i of indexes) {
+          results[i] = { status: 503, error: problemBody(503, "The event is stored but could not be handed to every webhook yet; send it again with the same id.") };
+        }
+      }
+    }),
+  );
+  return results;
+}
+
+/** A repeated event: its still-pending deliveries go to their queues again (they deduplicate by delivery id). */
+async function rehandPending(
+  env: Env,
+  event: EventRow,
+  index: number,
+  addHandoff: (webhook: WebhookRow, item: QueueItem, index: number) => void,
+): Promise<void> {
+  const pending = await env.DB.prepare(
+    "SELECT d.id AS delivery_id, w.* FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.event_id = ? AND d.status = 'pending' AND w.deleted_at IS NULL",
+  )
+    .bind(event.id)
+    .all<WebhookRow & { delivery_id: string }>();
+  for (const row of pending.results) {
+    const { delivery_id, ...webhook } = row;
+    addHandoff(webhook as WebhookRow, itemFor(event, webhook as WebhookRow, delivery_id), index);
+  }
+}
+
+/** Rebuilds a queue item from the stored event (redelivery, replay, the sweeper). */
+export function itemFor(event: EventRow, webhook: WebhookRow, deliveryId: string, attemptCount?: number): QueueItem {
+  const payload: Payload = { id: event.id, type: event.type, timestamp: event.timestamp, account_id: event.account_id, data: JSON.parse(event.data) };
+  return {
+    delivery_id: deliveryId,
+    event_id: event.id,
+    event_type: event.type,
+    payload: payloadFor(payload, webhook),
+    created_at: event.created_at,
+    ...(attemptCount !== undefined ? { attempt_count: attemptCount } : {}),
+  };
+}

@@ -1,0 +1,162 @@
+import type { RetryPolicy } from "../delivery/retry";
+import type { Webhook, WebhookSettings } from "./model";
+
+/** A sealed (AES-GCM encrypted) signing key with its scheme; older keys carry the end of their grace period. */
+export interface SealedKey {
+  sealed: string;
+  scheme: "hmac" | "ed25519";
+  expires_at: number | null;
+}
+
+/** A row of the webhooks table. */
+export interface WebhookRow {
+  id: string;
+  account_id: string;
+  url: string;
+  events: string;
+  description: string;
+  active: number;
+  disabled_reason: string | null;
+  headers: string;
+  filter: string | null;
+  ordering: "strict" | "key" | "none";
+  ordering_key: string | null;
+  retry: string;
+  timeout_ms: number;
+  rate_limit_per_s: number | null;
+  batch: string | null;
+  format: "json" | "slack";
+  redact: string;
+  ttl_s: number | null;
+  signing: "hmac" | "ed25519";
+  public_key: string | null;
+  secrets: string;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+/** What a webhook's Durable Object needs to send: everything but what only ingest uses (events, filter, redact). */
+export interface QueueConfig {
+  webhook_id: string;
+  account_id: string;
+  url: string;
+  /** False when inactive or disabled: deliveries are held, not dropped. */
+  active: boolean;
+  deleted: boolean;
+  headers: Record<string, string>;
+  ordering: "strict" | "key" | "none";
+  ordering_key: string | null;
+  retry: RetryPolicy;
+  timeout_ms: number;
+  rate_limit_per_s: number | null;
+  batch: { max_size: number; max_wait_ms: number } | null;
+  format: "json" | "slack";
+  ttl_s: number | null;
+  keys: SealedKey[];
+  updated_at: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The settings stored in a row, parsed. */
+export function rowSettings(row: WebhookRow): WebhookSettings {
+  return {
+    url: row.url,
+    events: JSON.parse(row.events),
+    description: row.description,
+    active: row.active === 1,
+    headers: JSON.parse(row.headers),
+    filter: row.filter ? JSON.parse(row.filter) : null,
+    ordering: row.ordering,
+    ordering_key: row.ordering_key,
+    retry: JSON.parse(row.retry),
+    timeout_ms: row.timeout_ms,
+    rate_limit_per_s: row.rate_limit_per_s,
+    batch: row.batch ? JSON.parse(row.batch) : null,
+    format: row.format,
+    redact: JSON.parse(row.redact),
+    ttl_s: row.ttl_s,
+  };
+}
+
+/** A row as the API answers it. The signing secret is never part of it. */
+export function toWebhook(row: WebhookRow): Webhook {
+  return {
+    id: row.id,
+    ...rowSettings(row),
+    disabled_reason: row.disabled_reason,
+    signing: row.signing,
+    ...(row.signing === "ed25519" ? { public_key: row.public_key } : {}),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
+  };
+}
+
+/** The part of a row its Durable Object keeps. */
+export function toQueueConfig(row: WebhookRow): QueueConfig {
+  const s = rowSettings(row);
+  return {
+    webhook_id: row.id,
+    account_id: row.account_id,
+    url: s.url,
+    active: s.active && !row.disabled_reason && !row.deleted_at,
+    deleted: row.deleted_at !== null,
+    headers: s.headers,
+    ordering: s.ordering,
+    ordering_key: s.ordering_key,
+    retry: s.retry,
+    timeout_ms: s.timeout_ms,
+    rate_limit_per_s: s.rate_limit_per_s,
+    batch: s.batch,
+    format: s.format,
+    ttl_s: s.ttl_s,
+    keys: JSON.parse(row.secrets),
+    updated_at: row.updated_at,
+  };
+}
+
+/** The settings as the columns store them. */
+export function settingsColumns(s: WebhookSettings) {
+  return {
+    url: s.url,
+    events: JSON.stringify(s.events),
+    description: s.description,
+    active: s.active ? 1 : 0,
+    headers: JSON.stringify(s.headers),
+    filter: s.filter ? JSON.stringify(s.filter) : null,
+    ordering: s.ordering,
+    ordering_key: s.ordering_key,
+    retry: JSON.stringify(s.retry),
+    timeout_ms: s.timeout_ms,
+    rate_limit_per_s: s.rate_limit_per_s,
+    batch: s.batch ? JSON.stringify(s.batch) : null,
+    format: s.format,
+    redact: JSON.stringify(s.redact),
+    ttl_s: s.ttl_s,
+  };
+}
+
+/** One of this account's webhooks (deleted ones are gone), or null — the caller answers 404 either way. */
+export function getWebhookRow(db: D1Database, accountId: string, id: string): Promise<WebhookRow | null> {
+  return db.prepare("SELECT * FROM webhooks WHERE id = ? AND account_id = ? AND deleted_at IS NULL").bind(id, accountId).first<WebhookRow>();
+}
+
+/** Inserts or fully rewrites a webhook row. */
+export function saveWebhookStatement(db: D1Database, row: WebhookRow): D1PreparedStatement {
+  const cols = Object.keys(row) as (keyof WebhookRow)[];
+  return db
+    .prepare(
+      `INSERT INTO webhooks (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})
+       ON CONFLICT(id) DO UPDATE SET ${cols.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`).join(", ")}`,
+    )
+    .bind(...cols.map((c) => row[c]));
+}
+
+/** The active webhooks that may receive an event of this account (every account's, for a broadcast). */
+export async function subscribedWebhooks(db: D1Database, accountId: string | null): Promise<WebhookRow[]> {
+  const stmt = accountId
+    ? db.prepare("SELECT * FROM webhooks WHERE account_id = ? AND active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL").bind(accountId)
+    : db.prepare("SELECT * FROM webhooks WHERE active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL");
+  return (await stmt.all<WebhookRow>()).results;
+}
