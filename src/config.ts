@@ -31,15 +31,13 @@ const list = z
 
 const ConfigSchema = z.object({
   PLATFORM_TOKEN: z.string().min(16, "PLATFORM_TOKEN must be at least 16 characters (set it with `wrangler secret put`)"),
-  ENCRYPTION_KEY: z
-    .string()
-    .refine((v) => {
-      try {
-        return atob(v).length === 32;
-      } catch {
-        return false;
-      }
-    }, "ENCRYPTION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)"),
+  ENCRYPTION_KEY: z.string().refine((v) => {
+    try {
+      return atob(v).length === 32;
+    } catch {
+      return false;
+    }
+  }, "ENCRYPTION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)"),
   PLATFORM_ALLOWED_IPS: list,
   ALLOW_PRIVATE_DESTINATIONS: flag,
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),

@@ -28,14 +28,32 @@ export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purg
      ORDER BY d.id LIMIT 2000`,
   )
     .bind(now - SWEEP_AFTER_MS)
-    .all<{ delivery_id: string; attempt_count: number; webhook_id: string; e_id: string; e_account_id: string | null; e_type: string; e_timestamp: string; e_data: string; e_created_at: number }>();
+    .all<{
+      delivery_id: string;
+      attempt_count: number;
+      webhook_id: string;
+      e_id: string;
+      e_account_id: string | null;
+      e_type: string;
+      e_timestamp: string;
+      e_data: string;
+      e_created_at: number;
+    }>();
   const byWebhook = Map.groupBy(stale.results, (r) => r.webhook_id);
   let swept = 0;
   for (const [webhookId, rows] of byWebhook) {
     const webhook = await env.DB.prepare("SELECT * FROM webhooks WHERE id = ?").bind(webhookId).first<WebhookRow>();
     if (!webhook || webhook.deleted_at) continue;
     const items = rows.map((r) => {
-      const event: EventRow = { id: r.e_id, account_id: r.e_account_id, type: r.e_type, timestamp: r.e_timestamp, data: r.e_data, deliveries: 0, created_at: r.e_created_at };
+      const event: EventRow = {
+        id: r.e_id,
+        account_id: r.e_account_id,
+        type: r.e_type,
+        timestamp: r.e_timestamp,
+        data: r.e_data,
+        deliveries: 0,
+        created_at: r.e_created_at,
+      };
       return itemFor(event, webhook, r.delivery_id);
     });
     try {

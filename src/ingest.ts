@@ -1,9 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import type { Env } from "./config";
 import type { QueueItem } from "./delivery/queue";
+import { queueOf } from "./delivery/queue-stub";
 import { isEventType, validateEventData } from "./events/catalog";
 import { type FieldError, type Problem, problemBody } from "./http/problem";
-import { queueOf } from "./delivery/queue-stub";
 import { newId } from "./ids";
 import { matchesFilter } from "./webhooks/filter";
 import { matchesEventType, TEST_EVENT_TYPE } from "./webhooks/match";
@@ -19,7 +19,12 @@ export const EventInputSchema = z
       .optional()
       .openapi({ description: "Your id for the event; sending the same id again is answered 200 with the first answer and creates nothing." }),
     type: z.string().max(100).openapi({ example: "workflow.completed" }),
-    account_id: z.string().max(100).nullable().optional().openapi({ description: "Required, except for system.maintenance, which without it goes to every account." }),
+    account_id: z
+      .string()
+      .max(100)
+      .nullable()
+      .optional()
+      .openapi({ description: "Required, except for system.maintenance, which without it goes to every account." }),
     data: z.record(z.string(), z.unknown()),
     timestamp: z.iso.datetime({ offset: true }).optional(),
   })
@@ -183,7 +188,10 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
       } catch (err) {
         console.error("hand-off to webhook queue failed", webhook.id, err instanceof Error ? err.message : String(err));
         for (const i of indexes) {
-          results[i] = { status: 503, error: problemBody(503, "The event is stored but could not be handed to every webhook yet; send it again with the same id.") };
+          results[i] = {
+            status: 503,
+            error: problemBody(503, "The event is stored but could not be handed to every webhook yet; send it again with the same id."),
+          };
         }
       }
     }),

@@ -3,9 +3,7 @@
 // module reads no bindings and no clock: callers pass the message id, the timestamp and the keys.
 
 /** A signing key as the queue holds it after decryption. */
-export type SigningKey =
-  | { scheme: "hmac"; secret: string /* whsec_… */ }
-  | { scheme: "ed25519"; privateKey: string /* whsk_… base64(seed32 ‖ pub32) */ };
+export type SigningKey = { scheme: "hmac"; secret: string /* whsec_… */ } | { scheme: "ed25519"; privateKey: string /* whsk_… base64(seed32 ‖ pub32) */ };
 
 type VerifyKey = SigningKey | { scheme: "ed25519-public"; publicKey: string };
 
@@ -107,9 +105,7 @@ export async function verifySignature(key: VerifyKey, header: string, msgId: str
     }
     return ok;
   }
-  const pubKey = await ed25519VerifyKey(
-    key.scheme === "ed25519" ? bytesToBase64(parsePrivateKey(key.privateKey).pub) : parsePublicKey(key.publicKey),
-  );
+  const pubKey = await ed25519VerifyKey(key.scheme === "ed25519" ? bytesToBase64(parsePrivateKey(key.privateKey).pub) : parsePublicKey(key.publicKey));
   const content = signedContent(msgId, timestamp, body);
   for (const entry of entries) {
     const [version, sig] = splitEntry(entry);
@@ -136,7 +132,7 @@ export async function decryptSecret(keyB64: string, sealed: string): Promise<str
   const parts = sealed.split(":");
   const iv = parts.length === 3 && parts[0] === "v1" ? tryBase64ToBytes(parts[1]) : null;
   const ct = iv ? tryBase64ToBytes(parts[2]) : null;
-  if (!iv || iv.length !== 12 || !ct || ct.length < 16) throw new Error("decryptSecret: malformed sealed value");
+  if (iv?.length !== 12 || !ct || ct.length < 16) throw new Error("decryptSecret: malformed sealed value");
   const pt = await crypto.subtle.decrypt({ name: "AES-GCM", iv }, await aesKey(keyB64), ct);
   return decoder.decode(pt);
 }
@@ -151,10 +147,7 @@ export async function sha256Hex(text: string): Promise<string> {
 export async function timingSafeEqualStrings(a: string, b: string): Promise<boolean> {
   // Hashing first gives two equal-length inputs (timingSafeEqual requires that) and hides the lengths: comparing
   // raw strings would return early on a length mismatch and tell an attacker how long the secret is.
-  const [da, db] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(a)),
-    crypto.subtle.digest("SHA-256", encoder.encode(b)),
-  ]);
+  const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
   // workerd has a native constant-time compare; elsewhere (Node, browsers) fall back to an XOR fold that looks at
   // every byte whatever it finds.
   const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (x: ArrayBuffer, y: ArrayBuffer) => boolean };
@@ -199,30 +192,28 @@ function ed25519SignKey(privateKey: string): Promise<CryptoKey> {
 }
 
 function ed25519VerifyKey(publicB64: string): Promise<CryptoKey> {
-  return cachedKey(`ed25519-public:${publicB64}`, () =>
-    crypto.subtle.importKey("raw", base64ToBytes(publicB64), { name: "Ed25519" }, false, ["verify"]),
-  );
+  return cachedKey(`ed25519-public:${publicB64}`, () => crypto.subtle.importKey("raw", base64ToBytes(publicB64), { name: "Ed25519" }, false, ["verify"]));
 }
 
 function aesKey(keyB64: string): Promise<CryptoKey> {
   return cachedKey(`aes:${keyB64}`, async () => {
     const raw = tryBase64ToBytes(keyB64);
     // Exactly 32 bytes: a shorter key would silently select AES-128 or AES-192.
-    if (!raw || raw.length !== 32) throw new Error("ENCRYPTION_KEY must be base64 of 32 bytes");
+    if (raw?.length !== 32) throw new Error("ENCRYPTION_KEY must be base64 of 32 bytes");
     return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
   });
 }
 
 function parsePrivateKey(privateKey: string): { seed: Uint8Array; pub: Uint8Array } {
   const bytes = privateKey.startsWith(PRIVATE_PREFIX) ? tryBase64ToBytes(privateKey.slice(PRIVATE_PREFIX.length)) : null;
-  if (!bytes || bytes.length !== 64) throw new Error("invalid Ed25519 private key (want whsk_ + base64 of 64 bytes)");
+  if (bytes?.length !== 64) throw new Error("invalid Ed25519 private key (want whsk_ + base64 of 64 bytes)");
   return { seed: bytes.slice(0, 32), pub: bytes.slice(32) };
 }
 
 function parsePublicKey(publicKey: string): string {
   const b64 = publicKey.startsWith(PUBLIC_PREFIX) ? publicKey.slice(PUBLIC_PREFIX.length) : "";
   const bytes = tryBase64ToBytes(b64);
-  if (!bytes || bytes.length !== 32) throw new Error("invalid Ed25519 public key (want whpk_ + base64 of 32 bytes)");
+  if (bytes?.length !== 32) throw new Error("invalid Ed25519 public key (want whpk_ + base64 of 32 bytes)");
   return b64;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { EVENT_TYPES, catalog, catalogDocument, isEventType, validateEventData } from "../src/events/catalog";
+import { catalog, catalogDocument, EVENT_TYPES, isEventType, validateEventData } from "../src/events/catalog";
 
 const expectedCategories: [string, string][] = [
   ["workflow.started", "workflow"],
@@ -86,24 +86,14 @@ describe("validateEventData", () => {
     ["a duration as a string", "workflow.completed", { ...completed, duration_ms: "5230" }, "data.duration_ms"],
     ["a timestamp that is not ISO 8601", "workflow.completed", { ...completed, completed_at: "yesterday" }, "data.completed_at"],
     ["outputs as an array", "workflow.completed", { ...completed, outputs: [1, 2] }, "data.outputs"],
-    [
-      "an error without a message",
-      "workflow.failed",
-      { workflow_id: "wf_1", execution_id: "exe_1", error: { code: "boom" } },
-      "data.error.message",
-    ],
+    ["an error without a message", "workflow.failed", { workflow_id: "wf_1", execution_id: "exe_1", error: { code: "boom" } }, "data.error.message"],
     [
       "a message role outside the enum",
       "user.message.received",
       { session_id: "s", user_id: "u", message: { id: "m", role: "robot", content: "hi" } },
       "data.message.role",
     ],
-    [
-      "a negative quota",
-      "api.quota.exceeded",
-      { quota: { name: "tokens", limit: -1, used: 0, period: "day" } },
-      "data.quota.limit",
-    ],
+    ["a negative quota", "api.quota.exceeded", { quota: { name: "tokens", limit: -1, used: 0, period: "day" } }, "data.quota.limit"],
     [
       "a maintenance window that ends before it starts",
       "system.maintenance",
@@ -180,5 +170,12 @@ describe("catalogDocument", () => {
     const second = catalogDocument();
     expect(second.data[0].description).toBe(catalog.get(EVENT_TYPES[0])!.description);
     expect(second.data[0].example.workflow_id).toBe(catalog.get(EVENT_TYPES[0])!.example.workflow_id);
+  });
+});
+
+describe("the SPEC's own examples", () => {
+  test("the base webhook structure's workflow.completed data is accepted as it stands", () => {
+    const data = { workflow_id: "wf_1", execution_id: "exe_1", duration_ms: 5230, outputs: {} };
+    expect(validateEventData("workflow.completed", data)).toEqual({ ok: true, data });
   });
 });

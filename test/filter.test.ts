@@ -92,11 +92,7 @@ describe("matchesFilter: operators", () => {
     ["$not of a match", { $not: { type: "workflow.completed" } }, false],
     ["$not of the empty filter", { $not: {} }, false],
     ["$not $ne on a missing field", { $not: { "data.missing": { $ne: 1 } } }, false],
-    [
-      "nested logic",
-      { $or: [{ $and: [{ "data.status": "ok" }, { $not: { "data.flag": true } }] }, { type: "x" }], account_id: "acc_1" },
-      true,
-    ],
+    ["nested logic", { $or: [{ $and: [{ "data.status": "ok" }, { $not: { "data.flag": true } }] }, { type: "x" }], account_id: "acc_1" }, true],
   ])("%s", (_name, filter, expected) => {
     expect(filterErrors(filter)).toEqual([]);
     expect(matchesFilter(filter, payload)).toBe(expected);
@@ -126,10 +122,13 @@ describe("filterErrors", () => {
   test.each<[string, Filter]>([
     ["empty", {}],
     ["spec example", { "data.duration_ms": { $gt: 60000 } }],
-    ["every operator", {
-      "data.a": { $eq: { x: [1, null] }, $ne: 1, $gt: 1, $gte: "a", $lt: 2, $lte: "b" },
-      "data.b": { $in: [1, "a", null, { x: 1 }], $nin: [], $exists: false, $contains: "x" },
-    }],
+    [
+      "every operator",
+      {
+        "data.a": { $eq: { x: [1, null] }, $ne: 1, $gt: 1, $gte: "a", $lt: 2, $lte: "b" },
+        "data.b": { $in: [1, "a", null, { x: 1 }], $nin: [], $exists: false, $contains: "x" },
+      },
+    ],
     ["logic", { $and: [{ a: 1 }], $or: [{ b: 2 }, { $not: { c: 3 } }] }],
     ["literal object value", { "data.outputs": { answer: 42 } }],
     ["depth 8", nest(8)],
@@ -170,7 +169,10 @@ describe("filterErrors", () => {
     ["$and too long", { $and: Array.from({ length: 101 }, () => ({})) }, "filter.$and: must hold at most 100 filters"],
   ])("rejects %s", (_name, filter, message) => {
     const errors = filterErrors(filter);
-    expect(errors.some((e) => e.includes(message)), `${JSON.stringify(errors)} should mention ${message}`).toBe(true);
+    expect(
+      errors.some((e) => e.includes(message)),
+      `${JSON.stringify(errors)} should mention ${message}`,
+    ).toBe(true);
   });
 
   test("exactly 100 conditions is fine", () => {
@@ -204,12 +206,7 @@ describe("filterErrors", () => {
 
 describe("matchesFilter: properties", () => {
   const fields = ["type", "data.n", "data.s", "data.list", "data.obj", "data.obj.k", "data.list.0", "data.missing"];
-  const scalar = fc.oneof(
-    fc.integer({ min: -3, max: 3 }),
-    fc.constantFrom("", "a", "b", "ab", "workflow.completed"),
-    fc.boolean(),
-    fc.constant(null),
-  );
+  const scalar = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom("", "a", "b", "ab", "workflow.completed"), fc.boolean(), fc.constant(null));
   const value: fc.Arbitrary<unknown> = fc.oneof(
     { weight: 4, arbitrary: scalar },
     { weight: 1, arbitrary: fc.array(scalar, { maxLength: 3 }) },
@@ -237,9 +234,7 @@ describe("matchesFilter: properties", () => {
     .chain((chosen) => fc.tuple(...chosen.map((op) => operatorArg(op).map((arg) => [op, arg] as const))))
     .map((entries) => Object.fromEntries(entries));
   // A literal shorthand must not look like an operator object, which the generated values never do.
-  const leaf = fc
-    .tuple(fc.constantFrom(...fields), fc.oneof(value, operatorObject))
-    .map(([field, condition]) => ({ [field]: condition }) as Filter);
+  const leaf = fc.tuple(fc.constantFrom(...fields), fc.oneof(value, operatorObject)).map(([field, condition]) => ({ [field]: condition }) as Filter);
 
   const { filter } = fc.letrec<{ filter: Filter }>((tie) => ({
     filter: fc.oneof(

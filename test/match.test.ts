@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { TEST_EVENT_TYPE, matchesEventType, patternError } from "../src/webhooks/match";
+import { matchesEventType, patternError, TEST_EVENT_TYPE } from "../src/webhooks/match";
 
 const KNOWN = [
   "workflow.started",
@@ -73,12 +73,9 @@ describe("matchesEventType", () => {
 });
 
 describe("patternError", () => {
-  test.each(["*", "workflow.*", "user.*", "user.session.*", "api.quota.*", "workflow.completed", "system.maintenance"])(
-    "accepts %s",
-    (pattern) => {
-      expect(patternError(pattern, KNOWN)).toBeNull();
-    },
-  );
+  test.each(["*", "workflow.*", "user.*", "user.session.*", "api.quota.*", "workflow.completed", "system.maintenance"])("accepts %s", (pattern) => {
+    expect(patternError(pattern, KNOWN)).toBeNull();
+  });
 
   test.each<[string, unknown, RegExp]>([
     ["empty", "", /non-empty string/],

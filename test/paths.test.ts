@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { REDACTED, getPath, pathError, redact } from "../src/webhooks/paths";
+import { getPath, pathError, REDACTED, redact } from "../src/webhooks/paths";
 
 const payload = {
   id: "evt_1",
@@ -66,11 +66,7 @@ describe("getPath", () => {
     expect(ran).toBe(false);
   });
 
-  const inheritedNames = [
-    ...Object.getOwnPropertyNames(Object.prototype),
-    ...Object.getOwnPropertyNames(Array.prototype),
-    "prototype",
-  ];
+  const inheritedNames = [...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Array.prototype), "prototype"];
 
   test("property: never returns what is not an own property (any payload, inherited names)", () => {
     fc.assert(
@@ -149,13 +145,9 @@ describe("redact", () => {
   });
 
   test("property: never mutates the input; redacts every existing path", () => {
-    const withPaths = fc.jsonValue().chain((value) =>
-      fc.tuple(
-        fc.constant(value),
-        fc.subarray(ownPaths(value).map(([path]) => path.join("."))),
-        fc.array(fc.string(), { maxLength: 3 }),
-      ),
-    );
+    const withPaths = fc
+      .jsonValue()
+      .chain((value) => fc.tuple(fc.constant(value), fc.subarray(ownPaths(value).map(([path]) => path.join("."))), fc.array(fc.string(), { maxLength: 3 })));
     fc.assert(
       fc.property(withPaths, ([value, existing, random]) => {
         const paths = [...existing, ...random];
@@ -172,16 +164,14 @@ describe("redact", () => {
 
   test("property: never mutates arbitrary inputs", () => {
     // Two equal, independent values: structuredClone would lose null prototypes and boxed strings.
-    const arbitraryWithPaths = fc
-      .clone(fc.anything({ withNullPrototype: true, withObjectString: true }), 2)
-      .chain((pair) =>
-        fc.tuple(
-          fc.constant(pair),
-          fc.tuple(fc.subarray(ownPaths(pair[0]).map(([path]) => path.join("."))), fc.array(fc.string(), { maxLength: 2 })).map(
-            ([own, random]) => [...own, ...random],
-          ),
-        ),
-      );
+    const arbitraryWithPaths = fc.clone(fc.anything({ withNullPrototype: true, withObjectString: true }), 2).chain((pair) =>
+      fc.tuple(
+        fc.constant(pair),
+        fc
+          .tuple(fc.subarray(ownPaths(pair[0]).map(([path]) => path.join("."))), fc.array(fc.string(), { maxLength: 2 }))
+          .map(([own, random]) => [...own, ...random]),
+      ),
+    );
     fc.assert(
       fc.property(arbitraryWithPaths, ([[value, twin], paths]) => {
         redact(value, paths);
@@ -192,12 +182,9 @@ describe("redact", () => {
 });
 
 describe("pathError", () => {
-  test.each(["id", "data.message.content", "data.items.0.id", "a-b_C9", Array.from({ length: 20 }, () => "a").join(".")])(
-    "accepts %s",
-    (path) => {
-      expect(pathError(path)).toBeNull();
-    },
-  );
+  test.each(["id", "data.message.content", "data.items.0.id", "a-b_C9", Array.from({ length: 20 }, () => "a").join(".")])("accepts %s", (path) => {
+    expect(pathError(path)).toBeNull();
+  });
 
   test.each<[string, unknown, RegExp]>([
     ["empty", "", /must not be empty/],

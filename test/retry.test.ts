@@ -1,14 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import {
-  type AttemptResult,
-  backoffDelay,
-  classifyAttempt,
-  DEFAULT_RETRY,
-  parseRetryAfter,
-  type RetryPolicy,
-  scheduleSpanMs,
-} from "../src/delivery/retry";
+import { type AttemptResult, backoffDelay, classifyAttempt, DEFAULT_RETRY, parseRetryAfter, type RetryPolicy, scheduleSpanMs } from "../src/delivery/retry";
 
 const middle = () => 0.5; // no jitter
 const now = Date.parse("2026-11-27T09:00:00.000Z");
@@ -37,18 +29,14 @@ describe("backoffDelay", () => {
 
   test("jitter stays within ±20 % and never exceeds max_delay_ms", () => {
     fc.assert(
-      fc.property(
-        fc.integer({ min: 1, max: 40 }),
-        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
-        (attempt, r) => {
-          const nominal = Math.min(5_000 * 3 ** (attempt - 1), 36_000_000);
-          const delay = backoffDelay(DEFAULT_RETRY, attempt, () => r);
-          expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * 0.8));
-          expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * 1.2));
-          expect(delay).toBeLessThanOrEqual(DEFAULT_RETRY.max_delay_ms);
-          expect(Number.isInteger(delay)).toBe(true);
-        },
-      ),
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, r) => {
+        const nominal = Math.min(5_000 * 3 ** (attempt - 1), 36_000_000);
+        const delay = backoffDelay(DEFAULT_RETRY, attempt, () => r);
+        expect(delay).toBeGreaterThanOrEqual(Math.floor(nominal * 0.8));
+        expect(delay).toBeLessThanOrEqual(Math.ceil(nominal * 1.2));
+        expect(delay).toBeLessThanOrEqual(DEFAULT_RETRY.max_delay_ms);
+        expect(Number.isInteger(delay)).toBe(true);
+      }),
     );
   });
 
@@ -154,13 +142,7 @@ describe("classifyAttempt", () => {
   });
 
   test("HTTP 503 honours Retry-After as an HTTP-date", () => {
-    const outcome = classifyAttempt(
-      result(503, { "retry-after": "Fri, 27 Nov 2026 09:02:00 GMT" }),
-      3,
-      DEFAULT_RETRY,
-      now,
-      middle,
-    );
+    const outcome = classifyAttempt(result(503, { "retry-after": "Fri, 27 Nov 2026 09:02:00 GMT" }), 3, DEFAULT_RETRY, now, middle);
     expect(outcome).toEqual({ kind: "retry", delayMs: 120_000, reason: "HTTP 503, Retry-After 120 s" });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { toSlackMessage } from "../src/delivery/slack";
-import { EVENT_TYPES, catalog } from "../src/events/catalog";
+import { catalog, EVENT_TYPES } from "../src/events/catalog";
 
 type Block = { type: string; text?: { type: string; text: string }; fields?: { type: string; text: string }[]; elements?: { type: string; text: string }[] };
 
@@ -134,9 +134,21 @@ describe("toSlackMessage", () => {
   });
 
   test.each([
-    ["an error message", "workflow.failed", { workflow_id: "wf_1", execution_id: "e", error: { code: "x", message: "<script>alert(1)</script> & <!channel>" } }],
-    ["a user message", "user.message.received", { session_id: "s", user_id: "u", message: { id: "m", role: "user", content: "<script>alert(1)</script> & <!channel>" } }],
-    ["a workflow name", "workflow.completed", { workflow_id: "wf_1", workflow_name: "<script>alert(1)</script> & <!channel>", execution_id: "e", duration_ms: 1 }],
+    [
+      "an error message",
+      "workflow.failed",
+      { workflow_id: "wf_1", execution_id: "e", error: { code: "x", message: "<script>alert(1)</script> & <!channel>" } },
+    ],
+    [
+      "a user message",
+      "user.message.received",
+      { session_id: "s", user_id: "u", message: { id: "m", role: "user", content: "<script>alert(1)</script> & <!channel>" } },
+    ],
+    [
+      "a workflow name",
+      "workflow.completed",
+      { workflow_id: "wf_1", workflow_name: "<script>alert(1)</script> & <!channel>", execution_id: "e", duration_ms: 1 },
+    ],
     ["an id", "workflow.started", { workflow_id: "<script>alert(1)</script> & <!channel>", execution_id: "e" }],
     ["a quota name", "api.quota.warning", { quota: { name: "<script>alert(1)</script> & <!channel>", limit: 10, used: 9, period: "<day>" } }],
   ])("escapes &, < and > in %s", (_what, type, data) => {
@@ -160,7 +172,11 @@ describe("toSlackMessage", () => {
     expect(text).not.toContain("x".repeat(300));
     const summary = blocks[0].text!.text;
     expect(summary).toContain(">line one");
-    const quoted = summary.split("\n").filter((l) => l.startsWith(">")).map((l) => l.slice(1)).join("\n");
+    const quoted = summary
+      .split("\n")
+      .filter((l) => l.startsWith(">"))
+      .map((l) => l.slice(1))
+      .join("\n");
     expect(Array.from(quoted).length).toBe(300);
     expect(quoted.endsWith("…")).toBe(true);
   });
@@ -182,9 +198,7 @@ describe("toSlackMessage", () => {
       dashboardUrl: "https://webhooks.example.com/?event=evt_01JD3Z&tab=deliveries",
     });
     expect(withLink.blocks.map((b) => b.type)).toEqual(["section", "section", "section", "context"]);
-    expect(withLink.blocks[2].text!.text).toBe(
-      "<https://webhooks.example.com/?event=evt_01JD3Z&amp;tab=deliveries|View in the BroxiAI dashboard>",
-    );
+    expect(withLink.blocks[2].text!.text).toBe("<https://webhooks.example.com/?event=evt_01JD3Z&amp;tab=deliveries|View in the BroxiAI dashboard>");
 
     const bad = render("workflow.completed", catalog.get("workflow.completed")!.example, { dashboardUrl: "javascript:alert(1)" });
     expect(bad.blocks.map((b) => b.type)).toEqual(["section", "section", "context"]);

@@ -82,9 +82,7 @@ describe("destinationError, private destinations refused", () => {
   test("the message names the address and what kind it is", () => {
     expect(destinationError("https://0x7f.1/x", strict)).toContain("127.0.0.1 (loopback address)");
     expect(destinationError("https://169.254.169.254/", strict)).toContain("cloud metadata");
-    expect(destinationError("https://[::ffff:127.0.0.1]/", strict)).toContain(
-      "IPv4-mapped form of the loopback address 127.0.0.1",
-    );
+    expect(destinationError("https://[::ffff:127.0.0.1]/", strict)).toContain("IPv4-mapped form of the loopback address 127.0.0.1");
     expect(destinationError("https://[fd00:ec2::254]/", strict)).toContain("cloud metadata");
   });
 });
@@ -151,10 +149,7 @@ describe("destinationError, accepted", () => {
     expect(destinationError(url, strict)).toBeNull();
   });
 
-  test.each(["http://127.0.0.1:8787/x", "http://localhost:8787/x", "http://[::1]:8787/x", "https://10.0.0.5/x"])(
-    "allowPrivate permits %s",
-    (url) => {
-      expect(destinationError(url, local)).toBeNull();
-    },
-  );
+  test.each(["http://127.0.0.1:8787/x", "http://localhost:8787/x", "http://[::1]:8787/x", "https://10.0.0.5/x"])("allowPrivate permits %s", (url) => {
+    expect(destinationError(url, local)).toBeNull();
+  });
 });

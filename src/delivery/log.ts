@@ -35,7 +35,19 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
     {
       sql: `INSERT OR REPLACE INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, status_code, error, request_headers, request_body, response_headers, response_body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      params: [id, attempt.number, input.webhookId, attempt.startedAt, attempt.durationMs, attempt.statusCode, attempt.error, requestHeaders, attempt.requestBody, responseHeaders, attempt.responseBody],
+      params: [
+        id,
+        attempt.number,
+        input.webhookId,
+        attempt.startedAt,
+        attempt.durationMs,
+        attempt.statusCode,
+        attempt.error,
+        requestHeaders,
+        attempt.requestBody,
+        responseHeaders,
+        attempt.responseBody,
+      ],
     },
     {
       // attempt_count only grows: a replayed older statement never rolls a newer one back.
@@ -52,7 +64,7 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
         attempt.number,
         nextAttemptAt,
         attempt.statusCode,
-        outcome.kind === "delivered" ? null : attempt.error ?? ("reason" in outcome ? outcome.reason : null),
+        outcome.kind === "delivered" ? null : (attempt.error ?? ("reason" in outcome ? outcome.reason : null)),
         finishedAt,
         STATUS[outcome.kind],
         finishedAt,

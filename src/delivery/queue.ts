@@ -3,7 +3,7 @@ import { config, type Env } from "../config";
 import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import type { QueueConfig } from "../webhooks/store";
-import { logStatements, type LogStatement, type AttemptLog } from "./log";
+import { type AttemptLog, type LogStatement, logStatements } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
 import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
 import { toSlackMessage } from "./slack";
@@ -242,7 +242,7 @@ export class WebhookQueue extends DurableObject<Env> {
     const started = Date.now();
     while (Date.now() - started < RUN_BUDGET_MS) {
       const cfg = this.#config();
-      if (!cfg || !cfg.active || cfg.deleted) break;
+      if (!cfg?.active || cfg.deleted) break;
       const units = this.#dueUnits(cfg, Date.now());
       if (units.length === 0) break;
       const allowed = units.slice(0, this.#takeTokens(cfg, units.length));
@@ -280,7 +280,10 @@ export class WebhookQueue extends DurableObject<Env> {
       cfg.ordering === "none"
         ? this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND next_at <= ? ORDER BY next_at, seq LIMIT ?", now, MAX_CONCURRENCY).toArray()
         : cfg.ordering === "strict"
-          ? this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray().filter((r) => r.next_at <= now)
+          ? this.#sql
+              .exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1")
+              .toArray()
+              .filter((r) => r.next_at <= now)
           : this.#sql
               .exec<Row>(
                 `SELECT q.* FROM queue q JOIN (SELECT min(seq) AS seq FROM queue WHERE state = 'queued' GROUP BY order_key) h ON q.seq = h.seq
@@ -405,7 +408,17 @@ export class WebhookQueue extends DurableObject<Env> {
       const now = Date.now();
       sent = {
         sent: { result: { error: message }, startedAt: now, durationMs: 0, responseHeaders: null, responseBody: null },
-        attempt: { number: unit.rows[0].attempts + 1, startedAt: now, durationMs: 0, statusCode: null, error: message, requestHeaders: {}, requestBody: "", responseHeaders: null, responseBody: null },
+        attempt: {
+          number: unit.rows[0].attempts + 1,
+          startedAt: now,
+          durationMs: 0,
+          statusCode: null,
+          error: message,
+          requestHeaders: {},
+          requestBody: "",
+          responseHeaders: null,
+          responseBody: null,
+        },
       };
     }
     const now = Date.now();
@@ -469,7 +482,7 @@ export class WebhookQueue extends DurableObject<Env> {
     const consider = (t: number | null | undefined) => {
       if (t !== null && t !== undefined && (next === null || t < next)) next = t;
     };
-    if (cfg && cfg.active && !cfg.deleted) {
+    if (cfg?.active && !cfg.deleted) {
       let due: number | null | undefined;
       if (cfg.ordering === "key" && !cfg.batch) {
         due = this.#sql
@@ -484,7 +497,9 @@ export class WebhookQueue extends DurableObject<Env> {
         if (head) {
           due = head.next_at;
           if (cfg.batch && !head.batch_id) {
-            const n = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", cfg.batch.max_size).one().n;
+            const n = this.#sql
+              .exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", cfg.batch.max_size)
+              .one().n;
             if (n < cfg.batch.max_size) due = Math.max(due, head.created_at + cfg.batch.max_wait_ms);
           }
         }

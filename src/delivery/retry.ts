@@ -89,13 +89,7 @@ function failure(result: AttemptResult, policy: RetryPolicy, now: number): { rea
 }
 
 /** The single place where an attempt's result is classified: 2xx delivered; 3xx a failure (redirects are never followed); 410 disable; 429/503 honour Retry-After exactly, capped at max_delay_ms, else backoff; other 4xx/5xx, timeouts and network errors retry; when attempt ≥ max_attempts any failure is give-up (except 410 → disable). */
-export function classifyAttempt(
-  result: AttemptResult,
-  attempt: number,
-  policy: RetryPolicy,
-  now: number,
-  random: () => number,
-): Outcome {
+export function classifyAttempt(result: AttemptResult, attempt: number, policy: RetryPolicy, now: number, random: () => number): Outcome {
   const status = result.status;
   if (status !== undefined && status >= 200 && status < 300) return { kind: "delivered" };
   // 410 is the receiver saying the endpoint is gone for good: stop the whole webhook and hold its queue, rather

@@ -22,24 +22,24 @@ export function toSlackMessage(payload: Payload, options: { dashboardUrl?: strin
   const d = describe(payload.type, data);
   const detail = d.detail === undefined ? undefined : truncate(d.detail, MAX_DETAIL);
 
-  const text = `${d.emoji} ${d.sentence}${detail === undefined ? "" : `: ${escape(oneLine(detail))}`}`;
+  const text = `${d.emoji} ${d.sentence}${detail === undefined ? "" : `: ${escapeMrkdwn(oneLine(detail))}`}`;
 
-  let summary = `${d.emoji} *${escape(d.title)}*\n${d.sentence}`;
-  if (detail !== undefined) summary += `\n${quote(escape(detail))}`;
+  let summary = `${d.emoji} *${escapeMrkdwn(d.title)}*\n${d.sentence}`;
+  if (detail !== undefined) summary += `\n${quote(escapeMrkdwn(detail))}`;
 
   const fields = d.fields.length > 0 ? d.fields : [["Event", code(payload.type)] as Field];
   const blocks: unknown[] = [
     { type: "section", text: { type: "mrkdwn", text: summary } },
     {
       type: "section",
-      fields: fields.slice(0, MAX_FIELDS).map(([label, value]) => ({ type: "mrkdwn", text: `*${escape(label)}*\n${value}` })),
+      fields: fields.slice(0, MAX_FIELDS).map(([label, value]) => ({ type: "mrkdwn", text: `*${escapeMrkdwn(label)}*\n${value}` })),
     },
   ];
 
   const link = safeUrl(options.dashboardUrl);
   if (link) blocks.push({ type: "section", text: { type: "mrkdwn", text: `<${link}|View in the BroxiAI dashboard>` } });
 
-  const context = [`Event ${code(payload.id)}`, `\`${escape(payload.type)}\``, slackDate(payload.timestamp)];
+  const context = [`Event ${code(payload.id)}`, `\`${escapeMrkdwn(payload.type)}\``, slackDate(payload.timestamp)];
   if (payload.account_id) context.push(`Account ${code(payload.account_id)}`);
   blocks.push({ type: "context", elements: context.map((text) => ({ type: "mrkdwn", text })) });
 
@@ -63,7 +63,7 @@ function describe(type: string, data: Record<string, unknown>): Description {
       fields: [],
     };
   }
-  return { emoji: ":bell:", title: type, sentence: `BroxiAI event ${escape(type)}`, fields: scalarFields(data) };
+  return { emoji: ":bell:", title: type, sentence: `BroxiAI event ${escapeMrkdwn(type)}`, fields: scalarFields(data) };
 }
 
 const outcomes: Record<string, { emoji: string; verb: string; title: string; past: "in" | "after" }> = {
@@ -76,7 +76,7 @@ const outcomes: Record<string, { emoji: string; verb: string; title: string; pas
 
 function outcomeOf(type: string) {
   const last = type.slice(type.lastIndexOf(".") + 1);
-  return outcomes[last] ?? { emoji: ":bell:", verb: escape(last), title: last, past: "after" as const };
+  return outcomes[last] ?? { emoji: ":bell:", verb: escapeMrkdwn(last), title: last, past: "after" as const };
 }
 
 function describeWorkflow(type: string, data: Record<string, unknown>): Description {
@@ -88,7 +88,7 @@ function describeWorkflow(type: string, data: Record<string, unknown>): Descript
 
   let sentence = `Workflow ${workflow} ${o.verb}`;
   if (duration !== undefined && type !== "workflow.started") sentence += ` ${o.past} ${formatDuration(duration)}`;
-  if (failedAt) sentence += ` at component ${escape(failedAt)}`;
+  if (failedAt) sentence += ` at component ${escapeMrkdwn(failedAt)}`;
 
   const fields: Field[] = [];
   push(fields, "Workflow", workflowField(data));
@@ -111,8 +111,8 @@ function describeComponent(type: string, data: Record<string, unknown>): Descrip
   const name = str(data, "component_name");
   const componentId = str(data, "component_id");
   const aside = [str(data, "component_type"), name ? componentId : undefined].filter((s): s is string => !!s);
-  let component = escape(truncate(name ?? componentId ?? "unknown component", MAX_NAME));
-  if (aside.length > 0) component += ` (${aside.map((s) => escape(truncate(s, MAX_NAME))).join(", ")})`;
+  let component = escapeMrkdwn(truncate(name ?? componentId ?? "unknown component", MAX_NAME));
+  if (aside.length > 0) component += ` (${aside.map((s) => escapeMrkdwn(truncate(s, MAX_NAME))).join(", ")})`;
   const workflow = named(str(data, "workflow_name"), str(data, "workflow_id"), "workflow");
   const duration = num(data, "duration_ms");
   const error = rec(data, "error");
@@ -152,7 +152,7 @@ function describeMessage(data: Record<string, unknown>): Description {
   return {
     emoji: ":speech_balloon:",
     title: "New user message",
-    sentence: `User ${escape(truncate(user, MAX_NAME))} sent a message in session ${escape(truncate(session, MAX_NAME))}`,
+    sentence: `User ${escapeMrkdwn(truncate(user, MAX_NAME))} sent a message in session ${escapeMrkdwn(truncate(session, MAX_NAME))}`,
     detail: content,
     fields,
   };
@@ -160,8 +160,8 @@ function describeMessage(data: Record<string, unknown>): Description {
 
 function describeSession(type: string, data: Record<string, unknown>): Description {
   const started = type === "user.session.started";
-  const user = escape(truncate(str(data, "user_id") ?? "unknown user", MAX_NAME));
-  const session = escape(truncate(str(data, "session_id") ?? "unknown session", MAX_NAME));
+  const user = escapeMrkdwn(truncate(str(data, "user_id") ?? "unknown user", MAX_NAME));
+  const session = escapeMrkdwn(truncate(str(data, "session_id") ?? "unknown session", MAX_NAME));
   const duration = num(data, "duration_ms");
   const messages = num(data, "message_count");
 
@@ -190,14 +190,14 @@ function describeSession(type: string, data: Record<string, unknown>): Descripti
 function describeQuota(type: string, data: Record<string, unknown>): Description {
   const exceeded = type === "api.quota.exceeded";
   const quota = rec(data, "quota") ?? {};
-  const name = escape(truncate(str(quota, "name") ?? "unknown", MAX_NAME));
+  const name = escapeMrkdwn(truncate(str(quota, "name") ?? "unknown", MAX_NAME));
   const limit = num(quota, "limit");
   const used = num(quota, "used");
   const period = str(quota, "period");
   const percent = limit !== undefined && used !== undefined && limit > 0 ? Math.round((used / limit) * 100) : undefined;
   const usage =
     used !== undefined && limit !== undefined
-      ? `${formatNumber(used)} of ${formatNumber(limit)}${period ? ` per ${escape(truncate(period, MAX_NAME))}` : ""}`
+      ? `${formatNumber(used)} of ${formatNumber(limit)}${period ? ` per ${escapeMrkdwn(truncate(period, MAX_NAME))}` : ""}`
       : undefined;
 
   let sentence = exceeded ? `Quota ${name} exceeded` : `Quota ${name} is${percent !== undefined ? ` at ${percent}%` : " nearly used up"}`;
@@ -233,7 +233,7 @@ function describeMaintenance(data: Record<string, unknown>): Description {
     fields.push(["Duration", formatDuration(Date.parse(ends) - Date.parse(starts))]);
   }
   const services = Array.isArray(data.services) ? data.services.filter((s): s is string => typeof s === "string") : [];
-  if (services.length > 0) fields.push(["Services", escape(truncate(services.join(", "), MAX_DETAIL))]);
+  if (services.length > 0) fields.push(["Services", escapeMrkdwn(truncate(services.join(", "), MAX_DETAIL))]);
 
   return { emoji: ":wrench:", title: "Scheduled maintenance", sentence, detail: str(data, "message"), fields };
 }
@@ -242,7 +242,7 @@ function describeMaintenance(data: Record<string, unknown>): Description {
 function scalarFields(data: Record<string, unknown>): Field[] {
   const fields: Field[] = [];
   for (const [key, value] of Object.entries(data)) {
-    if (typeof value === "string") fields.push([key, escape(truncate(value, MAX_NAME))]);
+    if (typeof value === "string") fields.push([key, escapeMrkdwn(truncate(value, MAX_NAME))]);
     else if (typeof value === "number" || typeof value === "boolean") fields.push([key, String(value)]);
   }
   return fields;
@@ -253,22 +253,22 @@ function push(fields: Field[], label: string, value: string | undefined): void {
 }
 
 function named(name: string | undefined, id: string | undefined, noun: string): string {
-  if (name && id) return `${escape(truncate(name, MAX_NAME))} (${escape(truncate(id, MAX_NAME))})`;
-  return escape(truncate(name ?? id ?? `unknown ${noun}`, MAX_NAME));
+  if (name && id) return `${escapeMrkdwn(truncate(name, MAX_NAME))} (${escapeMrkdwn(truncate(id, MAX_NAME))})`;
+  return escapeMrkdwn(truncate(name ?? id ?? `unknown ${noun}`, MAX_NAME));
 }
 
 function workflowField(data: Record<string, unknown>): string | undefined {
   const id = str(data, "workflow_id");
   const name = str(data, "workflow_name");
-  if (!id) return name && escape(truncate(name, MAX_NAME));
-  return name ? `${escape(truncate(name, MAX_NAME))}\n${code(id)}` : code(id);
+  if (!id) return name && escapeMrkdwn(truncate(name, MAX_NAME));
+  return name ? `${escapeMrkdwn(truncate(name, MAX_NAME))}\n${code(id)}` : code(id);
 }
 
 function componentField(data: Record<string, unknown>): string | undefined {
   const id = str(data, "component_id");
   const name = str(data, "component_name");
-  if (!id) return name && escape(truncate(name, MAX_NAME));
-  return name ? `${escape(truncate(name, MAX_NAME))}\n${code(id)}` : code(id);
+  if (!id) return name && escapeMrkdwn(truncate(name, MAX_NAME));
+  return name ? `${escapeMrkdwn(truncate(name, MAX_NAME))}\n${code(id)}` : code(id);
 }
 
 function idField(data: Record<string, unknown>, key: string): string | undefined {
@@ -278,7 +278,7 @@ function idField(data: Record<string, unknown>, key: string): string | undefined
 
 function textField(data: Record<string, unknown>, key: string): string | undefined {
   const value = str(data, key);
-  return value === undefined ? undefined : escape(truncate(value, MAX_NAME));
+  return value === undefined ? undefined : escapeMrkdwn(truncate(value, MAX_NAME));
 }
 
 function dateField(data: Record<string, unknown>, key: string): string | undefined {
@@ -291,7 +291,7 @@ function outputsField(data: Record<string, unknown>): string | undefined {
   if (!outputs) return undefined;
   const keys = Object.keys(outputs);
   if (keys.length === 0) return undefined;
-  return escape(truncate(keys.join(", "), MAX_NAME));
+  return escapeMrkdwn(truncate(keys.join(", "), MAX_NAME));
 }
 
 function errorDetail(error: Record<string, unknown> | undefined): string | undefined {
@@ -328,18 +328,18 @@ function formatNumber(n: number): string {
 /** Slack renders `<!date^…>` in each reader's own time zone; the ISO text is the fallback for old clients. */
 function slackDate(iso: string): string {
   const ms = Date.parse(iso);
-  if (Number.isNaN(ms)) return escape(truncate(iso, MAX_NAME));
-  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} at {time_secs}|${escape(new Date(ms).toISOString())}>`;
+  if (Number.isNaN(ms)) return escapeMrkdwn(truncate(iso, MAX_NAME));
+  return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} at {time_secs}|${escapeMrkdwn(new Date(ms).toISOString())}>`;
 }
 
 /** Slack's mrkdwn treats only these three as control characters; escaping them stops `<!channel>` and fake links. */
-function escape(s: string): string {
+function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** An id in backticks; a backtick inside would end the code span early, so it is swapped for a look-alike. */
 function code(s: string): string {
-  return `\`${escape(truncate(s, MAX_NAME)).replace(/`/g, "ˋ")}\``;
+  return `\`${escapeMrkdwn(truncate(s, MAX_NAME)).replace(/`/g, "ˋ")}\``;
 }
 
 function quote(s: string): string {

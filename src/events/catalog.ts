@@ -78,7 +78,7 @@ const entries: EventTypeInfo[] = [
     description: "A workflow execution started.",
     schema: z.looseObject({
       ...workflowBase,
-      started_at: isoTime("When the execution started"),
+      started_at: isoTime("When the execution started").optional(),
       inputs: z.record(z.string(), z.unknown()).optional().describe("The inputs the run was given"),
     }),
     example: {
@@ -96,7 +96,7 @@ const entries: EventTypeInfo[] = [
     schema: z.looseObject({
       ...workflowBase,
       started_at: isoTime("When the execution started").optional(),
-      completed_at: isoTime("When the execution finished"),
+      completed_at: isoTime("When the execution finished").optional(),
       duration_ms: durationMs,
       outputs: outputs.optional(),
     }),
@@ -186,7 +186,7 @@ const entries: EventTypeInfo[] = [
     description: "A component within a workflow execution started.",
     schema: z.looseObject({
       ...componentBase,
-      started_at: isoTime("When the component started"),
+      started_at: isoTime("When the component started").optional(),
     }),
     example: {
       workflow_id: "wf_01JD3Q8M2KX7C9ZV4T6N5B1R0A",
@@ -204,7 +204,7 @@ const entries: EventTypeInfo[] = [
     schema: z.looseObject({
       ...componentBase,
       started_at: isoTime("When the component started").optional(),
-      completed_at: isoTime("When the component finished"),
+      completed_at: isoTime("When the component finished").optional(),
       duration_ms: durationMs,
       outputs: outputs.optional(),
     }),
@@ -291,7 +291,7 @@ const entries: EventTypeInfo[] = [
     description: "An end user opened a chat session.",
     schema: z.looseObject({
       ...userBase,
-      started_at: isoTime("When the session started"),
+      started_at: isoTime("When the session started").optional(),
     }),
     example: {
       session_id: "ses_01JD3R0T5K8M2X7C4V9B1N6P3Q",
@@ -307,7 +307,7 @@ const entries: EventTypeInfo[] = [
     schema: z.looseObject({
       ...userBase,
       started_at: isoTime("When the session started").optional(),
-      ended_at: isoTime("When the session ended"),
+      ended_at: isoTime("When the session ended").optional(),
       duration_ms: durationMs.optional(),
       message_count: count("Messages exchanged in the session").optional(),
       reason: z.string().optional().describe("Why it ended, e.g. closed or idle_timeout"),

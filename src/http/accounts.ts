@@ -50,13 +50,22 @@ accounts.openapi(
           z
             .object({
               name: z.string().trim().min(1).max(200),
-              allowed_ips: z.array(z.string().max(64)).max(100).optional().openapi({ description: "IPs and CIDRs (IPv4, IPv6); empty or absent = any address", example: ["203.0.113.0/24", "2001:db8::/32"] }),
+              allowed_ips: z
+                .array(z.string().max(64))
+                .max(100)
+                .optional()
+                .openapi({ description: "IPs and CIDRs (IPv4, IPv6); empty or absent = any address", example: ["203.0.113.0/24", "2001:db8::/32"] }),
             })
             .strict(),
         ),
       },
     },
-    responses: { 201: json(ApiKeySchema.extend({ key: z.string() }), "The key; `key` is shown only here"), 401: errors[401], 404: errors[404], 422: errors[422] },
+    responses: {
+      201: json(ApiKeySchema.extend({ key: z.string() }), "The key; `key` is shown only here"),
+      401: errors[401],
+      404: errors[404],
+      422: errors[422],
+    },
   }),
   async (c) => {
     const { account_id } = c.req.valid("param");

@@ -50,9 +50,14 @@ function bearer(c: Context): string {
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) {
-    throw new ProblemError(401, "Send `Authorization: Bearer <token>` with the platform token or an account API key (bxk_…).", {}, {
-      "www-authenticate": 'Bearer realm="broxiai-webhooks"',
-    });
+    throw new ProblemError(
+      401,
+      "Send `Authorization: Bearer <token>` with the platform token or an account API key (bxk_…).",
+      {},
+      {
+        "www-authenticate": 'Bearer realm="broxiai-webhooks"',
+      },
+    );
   }
   return match[1];
 }
@@ -72,9 +77,14 @@ export function requirePlatform(): MiddlewareHandler<AppEnv> {
     const token = bearer(c);
     const cfg = config(c.env);
     if (!(await timingSafeEqualStrings(token, cfg.PLATFORM_TOKEN))) {
-      throw new ProblemError(401, "This route needs the platform token; the token sent is not it.", {}, {
-        "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
-      });
+      throw new ProblemError(
+        401,
+        "This route needs the platform token; the token sent is not it.",
+        {},
+        {
+          "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
+        },
+      );
     }
     await run(allowlist(cfg.PLATFORM_ALLOWED_IPS, "the platform token"), c);
     c.set("principal", { kind: "platform" });
@@ -97,18 +107,28 @@ export function requireAccount(): MiddlewareHandler<AppEnv> {
 /** Resolves an API key to its account, applying the key's allowlist; shared by the API and the dashboard. */
 export async function authenticateKey(c: Context<AppEnv>, key: string): Promise<Principal & { kind: "account" }> {
   if (!key.startsWith("bxk_")) {
-    throw new ProblemError(401, "This route needs an account API key (bxk_…); the platform token manages accounts and ingests events only.", {}, {
-      "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
-    });
+    throw new ProblemError(
+      401,
+      "This route needs an account API key (bxk_…); the platform token manages accounts and ingests events only.",
+      {},
+      {
+        "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
+      },
+    );
   }
   const hash = await sha256Hex(key);
   const row = await c.env.DB.prepare("SELECT id, account_id, allowed_ips, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
     .bind(hash)
     .first<{ id: string; account_id: string; allowed_ips: string; last_used_at: number | null }>();
   if (!row) {
-    throw new ProblemError(401, "This API key is unknown or has been revoked. Ask for a new key.", {}, {
-      "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
-    });
+    throw new ProblemError(
+      401,
+      "This API key is unknown or has been revoked. Ask for a new key.",
+      {},
+      {
+        "www-authenticate": 'Bearer realm="broxiai-webhooks", error="invalid_token"',
+      },
+    );
   }
   await run(allowlist(JSON.parse(row.allowed_ips) as string[], `key ${row.id}`), c);
   const now = Date.now();

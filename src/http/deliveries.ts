@@ -5,7 +5,7 @@ import { queueOf } from "../delivery/queue-stub";
 import { type EventRow, itemFor } from "../ingest";
 import { getWebhookRow, toQueueConfig, type WebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, page, PageQuery } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
 import { invalid, notFound, ProblemError } from "./problem";
@@ -216,7 +216,15 @@ deliveries.openapi(
       params: WebhookParam,
       body: {
         required: true,
-        ...json(z.object({ since: z.iso.datetime({ offset: true }), until: z.iso.datetime({ offset: true }).optional(), status: z.enum(["failed", "expired", "cancelled", "delivered"]).optional() }).strict()),
+        ...json(
+          z
+            .object({
+              since: z.iso.datetime({ offset: true }),
+              until: z.iso.datetime({ offset: true }).optional(),
+              status: z.enum(["failed", "expired", "cancelled", "delivered"]).optional(),
+            })
+            .strict(),
+        ),
       },
     },
     responses: { 202: json(z.object({ replayed: z.number().int() }), "How many were queued"), ...errors },
@@ -252,7 +260,8 @@ deliveries.openapi(
     path: "/v1/webhooks/{webhook_id}/stats",
     tags: ["Deliveries"],
     summary: "Delivery statistics over a window",
-    description: "Counts by status of the deliveries created in the window, success rate (delivered ÷ finished), and end-to-end latency p50/p95 of the delivered ones.",
+    description:
+      "Counts by status of the deliveries created in the window, success rate (delivered ÷ finished), and end-to-end latency p50/p95 of the delivered ones.",
     security: bearer,
     request: { params: WebhookParam, query: z.object({ window: z.enum(["1h", "24h", "7d", "30d"]).default("24h") }) },
     responses: {

@@ -1,8 +1,17 @@
 import { html, raw } from "hono/html";
 
-type OpenApiDoc = { info: { title: string; version: string; description?: string }; paths?: Record<string, Record<string, { summary?: string; description?: string; security?: unknown[]; requestBody?: unknown; responses?: Record<string, { description?: string }> }>> };
+type OpenApiDoc = {
+  info: { title: string; version: string; description?: string };
+  paths?: Record<
+    string,
+    Record<
+      string,
+      { summary?: string; description?: string; security?: unknown[]; requestBody?: unknown; responses?: Record<string, { description?: string }> }
+    >
+  >;
+};
 
-const escape = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /** A self-contained page that reads the OpenAPI document (no CDN: the Worker serves everything it shows). */
 export function docsPage(doc: OpenApiDoc) {
@@ -12,10 +21,10 @@ export function docsPage(doc: OpenApiDoc) {
   const rows = ops
     .map(
       ({ path, method, op }) => `<section class="op">
-  <h2><span class="m m-${method.toLowerCase()}">${method}</span> <code>${escape(path)}</code></h2>
-  <p><strong>${escape(op.summary ?? "")}</strong>${op.security ? ' <span class="auth">bearer token</span>' : ""}</p>
-  ${op.description ? `<p>${escape(op.description)}</p>` : ""}
-  <details><summary>Request and responses</summary><pre>${escape(JSON.stringify({ requestBody: op.requestBody, responses: op.responses }, null, 2))}</pre></details>
+  <h2><span class="m m-${method.toLowerCase()}">${method}</span> <code>${escapeHtml(path)}</code></h2>
+  <p><strong>${escapeHtml(op.summary ?? "")}</strong>${op.security ? ' <span class="auth">bearer token</span>' : ""}</p>
+  ${op.description ? `<p>${escapeHtml(op.description)}</p>` : ""}
+  <details><summary>Request and responses</summary><pre>${escapeHtml(JSON.stringify({ requestBody: op.requestBody, responses: op.responses }, null, 2))}</pre></details>
 </section>`,
     )
     .join("\n");

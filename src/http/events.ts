@@ -1,15 +1,22 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { catalogDocument } from "../events/catalog";
-import { type EventRow, EventInputSchema, ingest } from "../ingest";
+import { EventInputSchema, type EventRow, ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
-import { accountOf } from "./principal";
-import { bearer, errors, IdParam, json, page, PageQuery } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
+import { accountOf } from "./principal";
 import { invalid, notFound, problemResponse } from "./problem";
 
 const IngestAnswer = z.object({ id: z.string(), deliveries: z.number().int() }).openapi("IngestAnswer");
 const EventSchema = z
-  .object({ id: z.string(), type: z.string(), timestamp: z.string(), account_id: z.string().nullable(), data: z.record(z.string(), z.unknown()), created_at: z.string() })
+  .object({
+    id: z.string(),
+    type: z.string(),
+    timestamp: z.string(),
+    account_id: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()),
+    created_at: z.string(),
+  })
   .openapi("Event");
 
 /** Ingest (the platform) and the event log (accounts), plus the public catalog. */
@@ -21,7 +28,8 @@ events.openapi(
     path: "/v1/events",
     tags: ["Events"],
     summary: "Ingest one event",
-    description: "Stores the event, matches it against the account's webhooks and hands one delivery per match to that webhook's queue. The same `id` again answers 200 with the first answer and creates nothing.",
+    description:
+      "Stores the event, matches it against the account's webhooks and hands one delivery per match to that webhook's queue. The same `id` again answers 200 with the first answer and creates nothing.",
     security: bearer,
     request: { body: { required: true, ...json(EventInputSchema) } },
     responses: { 202: json(IngestAnswer, "Accepted"), 200: json(IngestAnswer, "Already accepted earlier"), ...errors },
@@ -77,11 +85,24 @@ events.openapi(
 
 function problemResponseBody(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
   const errs = issues.map((i) => ({ path: i.path.map(String).join(".") || "(event)", message: i.message }));
-  return { type: "https://docs.broxi.ai/webhooks/problems/validation", title: "Invalid request", status: 422, detail: errs.map((e) => `${e.path}: ${e.message}`).join("; "), errors: errs };
+  return {
+    type: "https://docs.broxi.ai/webhooks/problems/validation",
+    title: "Invalid request",
+    status: 422,
+    detail: errs.map((e) => `${e.path}: ${e.message}`).join("; "),
+    errors: errs,
+  };
 }
 
 function toEvent(row: EventRow, accountId: string) {
-  return { id: row.id, type: row.type, timestamp: row.timestamp, account_id: row.account_id ?? accountId, data: JSON.parse(row.data), created_at: new Date(row.created_at).toISOString() };
+  return {
+    id: row.id,
+    type: row.type,
+    timestamp: row.timestamp,
+    account_id: row.account_id ?? accountId,
+    data: JSON.parse(row.data),
+    created_at: new Date(row.created_at).toISOString(),
+  };
 }
 
 events.openapi(
@@ -103,7 +124,13 @@ events.openapi(
     )
       .bind(accountId, cursor ?? null, type ?? null, limit + 1)
       .all<EventRow>();
-    return c.json(pageOf(rows.results.map((r) => toEvent(r, accountId)), limit), 200);
+    return c.json(
+      pageOf(
+        rows.results.map((r) => toEvent(r, accountId)),
+        limit,
+      ),
+      200,
+    );
   },
 );
 
@@ -120,7 +147,9 @@ events.openapi(
   async (c) => {
     const accountId = accountOf(c);
     const { event_id } = c.req.valid("param");
-    const row = await c.env.DB.prepare("SELECT * FROM events WHERE id = ? AND (account_id = ? OR account_id IS NULL)").bind(event_id, accountId).first<EventRow>();
+    const row = await c.env.DB.prepare("SELECT * FROM events WHERE id = ? AND (account_id = ? OR account_id IS NULL)")
+      .bind(event_id, accountId)
+      .first<EventRow>();
     if (!row) throw notFound("event", event_id);
     return c.json(toEvent(row, accountId), 200);
   },
@@ -134,10 +163,11 @@ events.openapi(
     summary: "The event catalog",
     description: "Every event type with its description, the JSON Schema of its `data`, and an example.",
     responses: {
-      200: json(z.object({ data: z.array(z.object({ type: z.string(), category: z.string(), description: z.string(), schema: z.unknown(), example: z.unknown() })) }), "The catalog"),
+      200: json(
+        z.object({ data: z.array(z.object({ type: z.string(), category: z.string(), description: z.string(), schema: z.unknown(), example: z.unknown() })) }),
+        "The catalog",
+      ),
     },
   }),
   (c) => c.json(catalogDocument(), 200),
 );
-
-

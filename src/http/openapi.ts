@@ -40,6 +40,12 @@ export const PageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 
-export const IdParam = (name: string, example: string) => z.object({ [name]: z.string().max(200).openapi({ param: { name, in: "path" }, example }) });
+export const IdParam = (name: string, example: string) =>
+  z.object({
+    [name]: z
+      .string()
+      .max(200)
+      .openapi({ param: { name, in: "path" }, example }),
+  });
 
 export const bearer = [{ bearerAuth: [] }];

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
 import type { TestResult } from "../delivery/queue";
+import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
 import { type Payload, payloadFor } from "../ingest";
@@ -10,11 +11,10 @@ import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSet
 import { getWebhookRow, type SealedKey, saveWebhookStatement, settingsColumns, toQueueConfig, toWebhook, type WebhookRow } from "../webhooks/store";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, page, PageQuery } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
 import { invalid, notFound, ProblemError, zodFieldErrors } from "./problem";
-import { queueOf } from "../delivery/queue-stub";
 
 /** Webhooks: create, list, read, change, delete, rotate, test. */
 export const webhooks = new OpenAPIHono<AppEnv>();
@@ -35,7 +35,11 @@ function checkUrl(c: Context<AppEnv>, url: string): void {
 }
 
 /** A fresh signing key of the scheme: what to store (sealed) and what to show the customer once. */
-async function newSigningKey(c: Context<AppEnv>, scheme: "hmac" | "ed25519", given?: string): Promise<{ sealed: SealedKey; shown: { secret?: string; public_key?: string } }> {
+async function newSigningKey(
+  c: Context<AppEnv>,
+  scheme: "hmac" | "ed25519",
+  given?: string,
+): Promise<{ sealed: SealedKey; shown: { secret?: string; public_key?: string } }> {
   const key = config(c.env).ENCRYPTION_KEY;
   if (scheme === "ed25519") {
     const pair = await generateEd25519Key();
@@ -57,7 +61,7 @@ webhooks.openapi(
     path: "/v1/webhooks",
     tags: ["Webhooks"],
     summary: "Create a webhook",
-    description: "Answers the signing `secret` (or, for `signing: \"ed25519\"`, the `public_key`) — the only time the secret is shown.",
+    description: 'Answers the signing `secret` (or, for `signing: "ed25519"`, the `public_key`) — the only time the secret is shown.',
     security: bearer,
     request: { body: { required: true, ...json(WebhookCreateSchema) } },
     responses: { 201: json(WithSecret, "The webhook, with its secret"), ...errors },
@@ -99,7 +103,9 @@ webhooks.openapi(
   }),
   async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    const rows = await c.env.DB.prepare("SELECT * FROM webhooks WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3")
+    const rows = await c.env.DB.prepare(
+      "SELECT * FROM webhooks WHERE account_id = ?1 AND deleted_at IS NULL AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+    )
       .bind(accountOf(c), cursor ?? null, limit + 1)
       .all<WebhookRow>();
     return c.json(pageOf(rows.results.map(toWebhook), limit), 200);
@@ -175,7 +181,10 @@ webhooks.openapi(
     const deleted: WebhookRow = { ...row, deleted_at: now, active: 0, updated_at: Math.max(now, row.updated_at + 1) };
     await c.env.DB.batch([
       saveWebhookStatement(c.env.DB, deleted),
-      c.env.DB.prepare("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'").bind(now, row.id),
+      c.env.DB.prepare("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'").bind(
+        now,
+        row.id,
+      ),
     ]);
     await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
     return c.body(null, 204);
@@ -195,7 +204,20 @@ webhooks.openapi(
       params: WebhookParam,
       body: {
         required: false,
-        ...json(z.object({ secret: z.string().optional(), signing: z.enum(["hmac", "ed25519"]).optional(), grace_period_s: z.number().int().min(0).max(7 * 86400).optional() }).strict()),
+        ...json(
+          z
+            .object({
+              secret: z.string().optional(),
+              signing: z.enum(["hmac", "ed25519"]).optional(),
+              grace_period_s: z
+                .number()
+                .int()
+                .min(0)
+                .max(7 * 86400)
+                .optional(),
+            })
+            .strict(),
+        ),
       },
     },
     responses: { 200: json(WithSecret, "The webhook with its new secret or public key"), ...errors },
@@ -203,7 +225,19 @@ webhooks.openapi(
   async (c) => {
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
     const body = (await c.req.json().catch(() => ({}))) as { secret?: string; signing?: "hmac" | "ed25519"; grace_period_s?: number };
-    const parsed = z.object({ secret: z.string().optional(), signing: z.enum(["hmac", "ed25519"]).optional(), grace_period_s: z.number().int().min(0).max(7 * 86400).optional() }).strict().safeParse(body ?? {});
+    const parsed = z
+      .object({
+        secret: z.string().optional(),
+        signing: z.enum(["hmac", "ed25519"]).optional(),
+        grace_period_s: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86400)
+          .optional(),
+      })
+      .strict()
+      .safeParse(body ?? {});
     if (!parsed.success) {
       const errs = zodFieldErrors(parsed.error.issues);
       throw new ProblemError(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
@@ -211,7 +245,11 @@ webhooks.openapi(
     const signing = parsed.data.signing ?? row.signing;
     if (parsed.data.secret !== undefined) {
       const check = WebhookCheckSchema.safeParse({ secret: parsed.data.secret });
-      if (!check.success || signing === "ed25519") throw invalid("secret", signing === "ed25519" ? "an ed25519 key pair is generated; do not send a secret" : "must be whsec_ followed by base64 of 24 to 64 bytes");
+      if (!check.success || signing === "ed25519")
+        throw invalid(
+          "secret",
+          signing === "ed25519" ? "an ed25519 key pair is generated; do not send a secret" : "must be whsec_ followed by base64 of 24 to 64 bytes",
+        );
     }
     const now = Date.now();
     const graceMs = parsed.data.grace_period_s !== undefined ? parsed.data.grace_period_s * 1000 : config(c.env).SECRET_ROTATION_GRACE_HOURS * 3_600_000;
@@ -233,7 +271,14 @@ webhooks.openapi(
 );
 
 const TestAnswer = z
-  .object({ ok: z.boolean(), status_code: z.number().int().nullable(), duration_ms: z.number(), response_body: z.string().nullable(), error: z.string().nullable(), delivery_id: z.string() })
+  .object({
+    ok: z.boolean(),
+    status_code: z.number().int().nullable(),
+    duration_ms: z.number(),
+    response_body: z.string().nullable(),
+    error: z.string().nullable(),
+    delivery_id: z.string(),
+  })
   .openapi("TestResult");
 
 webhooks.openapi(
@@ -242,7 +287,8 @@ webhooks.openapi(
     path: "/v1/webhooks/{webhook_id}/test",
     tags: ["Webhooks"],
     summary: "Send a test event now, synchronously",
-    description: "Sends `webhook.test`, or a sample of `type`, signed like any delivery, even to an inactive webhook; answers what the receiver said. It is logged as a delivery too.",
+    description:
+      "Sends `webhook.test`, or a sample of `type`, signed like any delivery, even to an inactive webhook; answers what the receiver said. It is logged as a delivery too.",
     security: bearer,
     request: { params: WebhookParam, body: { required: false, ...json(z.object({ type: z.string().optional() }).strict()) } },
     responses: { 200: json(TestAnswer, "What the receiver answered"), ...errors },
@@ -259,7 +305,12 @@ webhooks.openapi(
 );
 
 /** Sends one sample event through the webhook's queue (the only sender) and records it as a delivery. */
-export async function sendTestEvent(c: Context<AppEnv>, row: WebhookRow, type: string, data: Record<string, unknown>): Promise<TestResult & { delivery_id: string }> {
+export async function sendTestEvent(
+  c: Context<AppEnv>,
+  row: WebhookRow,
+  type: string,
+  data: Record<string, unknown>,
+): Promise<TestResult & { delivery_id: string }> {
   const now = Date.now();
   const event: Payload = { id: newId("evt", now), type, timestamp: new Date(now).toISOString(), account_id: row.account_id, data };
   const deliveryId = newId("dlv", now);

@@ -77,7 +77,9 @@ function validateFilter(node: unknown, where: string, depth: number, state: Vali
       } else if (value.length > FILTER_LIMITS.listItems) {
         report(state, `${where}.${key}: must hold at most ${FILTER_LIMITS.listItems} filters`);
       } else {
-        value.forEach((item, i) => validateFilter(item, `${where}.${key}[${i}]`, depth + 1, state));
+        value.forEach((item, i) => {
+          validateFilter(item, `${where}.${key}[${i}]`, depth + 1, state);
+        });
       }
     } else if (key === "$not") {
       state.conditions++;

@@ -7,7 +7,8 @@ import { patternError } from "./match";
 import { pathError } from "./paths";
 
 /** Headers a webhook's custom headers may never set: ours, the signature's, and those HTTP itself owns. */
-const RESERVED_HEADERS = /^(webhook-|x-broxiai-|svix-)|^(content-type|content-length|user-agent|host|connection|transfer-encoding|te|trailer|upgrade|expect|keep-alive|proxy-.*|cf-.*)$/i;
+const RESERVED_HEADERS =
+  /^(webhook-|x-broxiai-|svix-)|^(content-type|content-length|user-agent|host|connection|transfer-encoding|te|trailer|upgrade|expect|keep-alive|proxy-.*|cf-.*)$/i;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 const RetrySchema = z
@@ -15,7 +16,11 @@ const RetrySchema = z
     max_attempts: z.number().int().min(1).max(30),
     base_delay_ms: z.number().int().min(100).max(86_400_000),
     multiplier: z.number().min(1).max(10),
-    max_delay_ms: z.number().int().min(100).max(7 * 86_400_000),
+    max_delay_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(7 * 86_400_000),
   })
   .partial()
   .openapi("RetryPolicy", { description: "Exponential backoff; defaults 12 attempts, 5000 ms, ×3, 10 h." });
@@ -29,7 +34,11 @@ const BatchSchema = z
 
 const fields = {
   url: z.string().max(2048).openapi({ example: "https://example.com/webhooks/broxiai" }),
-  events: z.array(z.string().max(100)).min(1).max(50).openapi({ example: ["workflow.*"] }),
+  events: z
+    .array(z.string().max(100))
+    .min(1)
+    .max(50)
+    .openapi({ example: ["workflow.*"] }),
   description: z.string().max(500),
   active: z.boolean(),
   headers: z.record(z.string(), z.string().max(2048)),
@@ -42,7 +51,12 @@ const fields = {
   batch: BatchSchema.nullable(),
   format: z.enum(["json", "slack"]),
   redact: z.array(z.string()).max(20),
-  ttl_s: z.number().int().min(1).max(30 * 86_400).nullable(),
+  ttl_s: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .nullable(),
 };
 
 type WebhookCheck = Partial<Omit<WebhookSettings, "retry">> & { retry?: Partial<RetryPolicy>; secret?: string };
@@ -58,7 +72,8 @@ function checkWebhook(w: WebhookCheck, ctx: z.RefinementCtx): void {
     if (names.length > 20) ctx.addIssue({ code: "custom", path: ["headers"], message: "at most 20 custom headers" });
     for (const name of names) {
       if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: ["headers", name], message: "not a valid HTTP header name" });
-      else if (RESERVED_HEADERS.test(name)) ctx.addIssue({ code: "custom", path: ["headers", name], message: "this header is set by BroxiAI Webhooks and cannot be overridden" });
+      else if (RESERVED_HEADERS.test(name))
+        ctx.addIssue({ code: "custom", path: ["headers", name], message: "this header is set by BroxiAI Webhooks and cannot be overridden" });
       if (/[\r\n]/.test(w.headers[name])) ctx.addIssue({ code: "custom", path: ["headers", name], message: "header values cannot contain line breaks" });
     }
   }
@@ -67,7 +82,8 @@ function checkWebhook(w: WebhookCheck, ctx: z.RefinementCtx): void {
     const err = pathError(w.ordering_key);
     if (err) ctx.addIssue({ code: "custom", path: ["ordering_key"], message: err });
   }
-  if (w.ordering === "key" && !w.ordering_key) ctx.addIssue({ code: "custom", path: ["ordering_key"], message: 'required when ordering is "key" (for example "data.execution_id")' });
+  if (w.ordering === "key" && !w.ordering_key)
+    ctx.addIssue({ code: "custom", path: ["ordering_key"], message: 'required when ordering is "key" (for example "data.execution_id")' });
   w.redact?.forEach((p, i) => {
     const err = pathError(p);
     if (err) ctx.addIssue({ code: "custom", path: ["redact", i], message: err });

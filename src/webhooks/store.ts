@@ -148,7 +148,10 @@ export function saveWebhookStatement(db: D1Database, row: WebhookRow): D1Prepare
   return db
     .prepare(
       `INSERT INTO webhooks (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})
-       ON CONFLICT(id) DO UPDATE SET ${cols.filter((c) => c !== "id").map((c) => `${c} = excluded.${c}`).join(", ")}`,
+       ON CONFLICT(id) DO UPDATE SET ${cols
+         .filter((c) => c !== "id")
+         .map((c) => `${c} = excluded.${c}`)
+         .join(", ")}`,
     )
     .bind(...cols.map((c) => row[c]));
 }
