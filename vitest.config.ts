@@ -36,8 +36,19 @@ export default defineConfig(async () => {
           test: {
             name: "e2e",
             environment: "node",
-            include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts"],
+            include: ["test/e2e/**/*.test.ts", "test/browser/**/*.test.ts", "examples/**/*.test.ts"],
             testTimeout: 120_000,
+            hookTimeout: 120_000,
+            fileParallelism: false,
+          },
+        },
+        {
+          // Long fault-injection runs (`npm run test:chaos`); their fast parts live in the projects above.
+          test: {
+            name: "chaos",
+            environment: "node",
+            include: ["test/chaos/**/*.test.ts"],
+            testTimeout: 600_000,
             hookTimeout: 120_000,
             fileParallelism: false,
           },
