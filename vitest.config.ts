@@ -27,7 +27,7 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            exclude: ["test/e2e/**", "test/browser/**"],
+            exclude: ["test/e2e/**", "test/browser/**", "test/chaos/**"],
             setupFiles: ["./test/setup.ts"],
             globalSetup: ["./test/receiver-setup.ts"],
           },

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { WebhookQueue } from "./delivery/queue";
+import { ipRuleError } from "./ip-rules";
 
 /** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
 export interface Env {
@@ -38,7 +39,12 @@ const ConfigSchema = z.object({
       return false;
     }
   }, "ENCRYPTION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)"),
-  PLATFORM_ALLOWED_IPS: list,
+  PLATFORM_ALLOWED_IPS: list.superRefine((rules, ctx) => {
+    for (const rule of rules) {
+      const err = ipRuleError(rule);
+      if (err) ctx.addIssue({ code: "custom", message: err });
+    }
+  }),
   ALLOW_PRIVATE_DESTINATIONS: flag,
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   DISABLE_AFTER_FAILING_HOURS: z.coerce.number().min(1).default(120),

@@ -21,6 +21,8 @@ export const EventInputSchema = z
     type: z.string().max(100).openapi({ example: "workflow.completed" }),
     account_id: z
       .string()
+      // "" must not pass for "absent": it would broadcast, yet be stored under no account and sent as "".
+      .min(1)
       .max(100)
       .nullable()
       .optional()
@@ -127,7 +129,10 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
     h.items.push(item);
     h.indexes.push(index);
   };
-  const seenInThisCall = new Set<string>();
+  // An id sent twice in one call is one event: the later copies get the first copy's answer, settled at the end
+  // (its hand-off may still fail).
+  const firstInThisCall = new Map<string, number>();
+  const repeats: [index: number, first: number][] = [];
 
   for (const { index, input, id } of accepted) {
     const accountId = input.account_id ?? null;
@@ -136,12 +141,17 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
       continue;
     }
     const previous = existing.get(id);
-    if (previous || seenInThisCall.has(id)) {
-      results[index] = { status: 200, body: { id, deliveries: previous?.deliveries ?? 0 } };
-      if (previous) await rehandPending(env, previous, index, addHandoff);
+    if (previous) {
+      results[index] = { status: 200, body: { id, deliveries: previous.deliveries } };
+      await rehandPending(env, previous, index, addHandoff);
       continue;
     }
-    seenInThisCall.add(id);
+    const first = firstInThisCall.get(id);
+    if (first !== undefined) {
+      repeats.push([index, first]);
+      continue;
+    }
+    firstInThisCall.set(id, index);
     const event: Payload = { id, type: input.type, timestamp: input.timestamp ?? new Date(now).toISOString(), account_id: accountId, data: input.data };
     const matching = (await subscribed(accountId)).filter(
       (w) => matchesEventType(JSON.parse(w.events), event.type) && (!w.filter || matchesFilter(JSON.parse(w.filter), event)),
@@ -196,6 +206,10 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
       }
     }),
   );
+  for (const [index, first] of repeats) {
+    const r = results[first];
+    results[index] = "error" in r ? r : { status: 200, body: r.body };
+  }
   return results;
 }
 

@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { newId } from "../ids";
+import { ipRuleError } from "../ip-rules";
 import { randomToken, sha256Hex } from "../signing";
 import type { AppEnv } from "./app-env";
-import { ipRuleError } from "./auth";
 import { bearer, errors, IdParam, json } from "./openapi";
 import { invalid, notFound } from "./problem";
 

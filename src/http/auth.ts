@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getConnInfo } from "hono/cloudflare-workers";
+import { HTTPException } from "hono/http-exception";
 import { ipRestriction } from "hono/ip-restriction";
-import { distinctRemoteAddr } from "hono/utils/ipaddr";
 import { config } from "../config";
 import { sha256Hex, timingSafeEqualStrings } from "../signing";
 import type { AppEnv } from "./app-env";
@@ -10,40 +10,54 @@ import { ProblemError } from "./problem";
 /** Who is calling: the BroxiAI platform, or one account through one of its API keys. */
 export type Principal = { kind: "platform" } | { kind: "account"; accountId: string; keyId: string };
 
-const allowlists = new Map<string, MiddlewareHandler>();
+/** A compiled allowlist: resolves when the connecting address is on it, throws a 403 problem when it is not. */
+type Gate = (c: Context) => Promise<void>;
+
+const ALLOWLIST_CACHE_LIMIT = 1000;
+const allowlists = new Map<string, Gate>();
 
 /**
  * The edge allowlist for one set of rules, built once per distinct list (Hono parses its rules when the
- * middleware is made). An empty list means "any address" — hono's ipRestriction would also let everyone in,
- * but we make that case explicit rather than rely on it.
+ * middleware is made; the cache is bounded because every key may carry its own list). An empty list means
+ * "any address" — hono's ipRestriction would also let everyone in, but we make that case explicit rather than
+ * rely on it.
  */
-function allowlist(rules: readonly string[], who: string): MiddlewareHandler | null {
+function allowlist(rules: readonly string[], who: "platform" | "key"): Gate | null {
   if (rules.length === 0) return null;
   const cacheKey = `${who}\n${rules.join(",")}`;
-  let mw = allowlists.get(cacheKey);
-  if (!mw) {
+  let gate = allowlists.get(cacheKey);
+  if (gate) return gate;
+  const fix = who === "platform" ? "Add this address to PLATFORM_ALLOWED_IPS" : "Add this address to the key's allowed_ips";
+  const refuse = (addr: string | undefined) =>
+    new ProblemError(
+      403,
+      `Requests from ${addr ? addr : "an unknown address"} are not allowed for ${who === "platform" ? "the platform token" : "this API key"}. ${fix}, or call from an allowed address.`,
+    );
+  let mw: MiddlewareHandler;
+  try {
     mw = ipRestriction(getConnInfo, { allowList: [...rules] }, (remote) => {
-      throw new ProblemError(
-        403,
-        `Requests from ${remote.addr || "an unknown address"} are not allowed for ${who}. Add this address to ${who === "the platform token" ? "PLATFORM_ALLOWED_IPS" : "the key's allowed_ips"}, or call from an allowed address.`,
-      );
+      throw refuse(remote.addr);
     });
-    allowlists.set(cacheKey, mw);
+  } catch (err) {
+    // Key lists are checked on create, so this is a bad PLATFORM_ALLOWED_IPS: fail closed (500), saying which.
+    throw new Error(`Invalid ${who === "platform" ? "PLATFORM_ALLOWED_IPS" : "allowed_ips"} rule: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return mw;
-}
-
-/** Whether a string is a valid allowlist rule: an IPv4 or IPv6 address, optionally with a CIDR prefix length. */
-export function ipRuleError(rule: string): string | null {
-  const [addr, prefix, extra] = rule.split("/");
-  if (extra !== undefined) return `"${rule}" is not an IP address or CIDR`;
-  const type = distinctRemoteAddr(addr);
-  if (!type) return `"${rule}" is not an IP address or CIDR`;
-  if (prefix !== undefined) {
-    const max = type === "IPv4" ? 32 : 128;
-    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return `"${rule}" has a prefix length outside 0–${max}`;
-  }
-  return null;
+  gate = async (c) => {
+    let passed = false;
+    try {
+      await mw(c, async () => {
+        passed = true;
+      });
+    } catch (err) {
+      // Hono refuses a missing or unreadable address with its own plain-text 403; answer it like any refusal.
+      if (err instanceof HTTPException && !(err instanceof ProblemError) && err.status === 403) throw refuse(c.req.header("cf-connecting-ip"));
+      throw err;
+    }
+    if (!passed) throw refuse(c.req.header("cf-connecting-ip"));
+  };
+  if (allowlists.size >= ALLOWLIST_CACHE_LIMIT) allowlists.delete(allowlists.keys().next().value!);
+  allowlists.set(cacheKey, gate);
+  return gate;
 }
 
 function bearer(c: Context): string {
@@ -62,15 +76,6 @@ function bearer(c: Context): string {
   return match[1];
 }
 
-async function run(mw: MiddlewareHandler | null, c: Context): Promise<void> {
-  if (!mw) return;
-  let passed = false;
-  await mw(c, async () => {
-    passed = true;
-  });
-  if (!passed) throw new ProblemError(403, "This address is not allowed.");
-}
-
 /** Requires the platform token, compared in constant time, from an address in PLATFORM_ALLOWED_IPS. */
 export function requirePlatform(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -86,7 +91,7 @@ export function requirePlatform(): MiddlewareHandler<AppEnv> {
         },
       );
     }
-    await run(allowlist(cfg.PLATFORM_ALLOWED_IPS, "the platform token"), c);
+    await allowlist(cfg.PLATFORM_ALLOWED_IPS, "platform")?.(c);
     c.set("principal", { kind: "platform" });
     await next();
   };
@@ -130,7 +135,7 @@ export async function authenticateKey(c: Context<AppEnv>, key: string): Promise<
       },
     );
   }
-  await run(allowlist(JSON.parse(row.allowed_ips) as string[], `key ${row.id}`), c);
+  await allowlist(JSON.parse(row.allowed_ips) as string[], "key")?.(c);
   const now = Date.now();
   // last_used_at is informational: write it at most once a minute so busy keys do not cost a D1 write per call.
   if (!row.last_used_at || now - row.last_used_at > 60_000) {

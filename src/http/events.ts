@@ -3,9 +3,8 @@ import { catalogDocument } from "../events/catalog";
 import { EventInputSchema, type EventRow, ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
-import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
-import { invalid, notFound, problemResponse } from "./problem";
+import { invalid, notFound, problemBody, problemResponse, zodFieldErrors } from "./problem";
 
 const IngestAnswer = z.object({ id: z.string(), deliveries: z.number().int() }).openapi("IngestAnswer");
 const EventSchema = z
@@ -83,15 +82,9 @@ events.openapi(
   },
 );
 
-function problemResponseBody(issues: readonly { path: readonly PropertyKey[]; message: string }[]) {
-  const errs = issues.map((i) => ({ path: i.path.map(String).join(".") || "(event)", message: i.message }));
-  return {
-    type: "https://docs.broxi.ai/webhooks/problems/validation",
-    title: "Invalid request",
-    status: 422,
-    detail: errs.map((e) => `${e.path}: ${e.message}`).join("; "),
-    errors: errs,
-  };
+function problemResponseBody(issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[]) {
+  const errs = zodFieldErrors(issues).map((e) => (e.path === "(body)" ? { ...e, path: "(event)" } : e));
+  return problemBody(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
 }
 
 function toEvent(row: EventRow, accountId: string) {
@@ -119,20 +112,29 @@ events.openapi(
   async (c) => {
     const accountId = accountOf(c);
     const { cursor, limit, type } = c.req.valid("query");
+    const after = cursor === undefined ? null : parseEventCursor(cursor);
+    // Newest first means by ingestion time, not by id: ids the platform gives need not sort by time. Events
+    // stored in the same millisecond (one batch) follow by id, which for generated ids is their order.
     const rows = await c.env.DB.prepare(
-      `SELECT * FROM events WHERE (account_id = ?1 OR account_id IS NULL) AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR type = ?3) ORDER BY id DESC LIMIT ?4`,
+      `SELECT * FROM events WHERE (account_id = ?1 OR account_id IS NULL)
+       AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND (?4 IS NULL OR type = ?4)
+       ORDER BY created_at DESC, id DESC LIMIT ?5`,
     )
-      .bind(accountId, cursor ?? null, type ?? null, limit + 1)
+      .bind(accountId, after?.createdAt ?? null, after?.id ?? null, type ?? null, limit + 1)
       .all<EventRow>();
-    return c.json(
-      pageOf(
-        rows.results.map((r) => toEvent(r, accountId)),
-        limit,
-      ),
-      200,
-    );
+    const more = rows.results.length > limit;
+    const page = more ? rows.results.slice(0, limit) : rows.results;
+    const last = page[page.length - 1];
+    return c.json({ data: page.map((r) => toEvent(r, accountId)), next_cursor: more ? `${last.created_at}.${last.id}` : null }, 200);
   },
 );
+
+/** Reads a next_cursor of the event list: "<created_at ms>.<event id>". */
+function parseEventCursor(cursor: string): { createdAt: number; id: string } {
+  const match = /^(\d{1,15})\.(.+)$/.exec(cursor);
+  if (!match) throw invalid("cursor", "not a cursor this list gave; pass next_cursor from the previous page unchanged");
+  return { createdAt: Number(match[1]), id: match[2] };
+}
 
 events.openapi(
   createRoute({

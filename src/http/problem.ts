@@ -65,12 +65,20 @@ export function notFound(what: string, id: string): ProblemError {
   return new ProblemError(404, `No ${what} with id ${id} in this account.`);
 }
 
-/** Turns a zod error (from request validation) into field errors with dotted paths. */
-export function zodFieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[], prefix = ""): FieldError[] {
-  return issues.map((i) => ({
-    path: [prefix, ...i.path.map(String)].filter(Boolean).join(".") || "(body)",
-    message: i.message,
-  }));
+/**
+ * Turns a zod error (from request validation) into field errors with dotted paths. An unknown field is reported
+ * at its own path (zod reports it at the enclosing object's), so the answer names the field to remove.
+ */
+export function zodFieldErrors(
+  issues: readonly { path: readonly PropertyKey[]; message: string; code?: string; keys?: readonly string[] }[],
+  prefix = "",
+): FieldError[] {
+  const at = (path: readonly PropertyKey[]) => [prefix, ...path.map(String)].filter(Boolean).join(".") || "(body)";
+  return issues.flatMap((i) =>
+    i.code === "unrecognized_keys" && i.keys?.length
+      ? i.keys.map((key) => ({ path: at([...i.path, key]), message: "unknown field" }))
+      : [{ path: at(i.path), message: i.message }],
+  );
 }
 
 /**
@@ -83,7 +91,12 @@ export function onError(err: Error, c: Context): Response {
     const res = err.res;
     if (res && res.headers.get("content-type") === "application/problem+json") return res;
     const status = err.status;
-    const detail = status === 400 && /json/i.test(err.message) ? "The request body is not valid JSON." : err.message || "Request failed.";
+    const detail =
+      status === 400 && /json/i.test(err.message)
+        ? "The request body is not valid JSON."
+        : status === 415
+          ? "Send the request body as JSON, with `content-type: application/json`."
+          : err.message || "Request failed.";
     return problemResponse(status, detail, {}, res?.headers ?? {});
   }
   if (isD1Unavailable(err)) {

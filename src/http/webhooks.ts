@@ -156,7 +156,7 @@ webhooks.openapi(
     const updated: WebhookRow = {
       ...row,
       ...settingsColumns(merged),
-      disabled_reason: reenabled ? null : patch.active === false ? row.disabled_reason : row.disabled_reason,
+      disabled_reason: reenabled ? null : row.disabled_reason,
       updated_at: Math.max(now, row.updated_at + 1),
     };
     if (row.disabled_reason && !reenabled) updated.active = 0;

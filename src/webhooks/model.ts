@@ -23,6 +23,8 @@ const RetrySchema = z
       .max(7 * 86_400_000),
   })
   .partial()
+  // Strict, like the body around it: a misspelt field ("max_attempt") silently dropped would leave the default.
+  .strict()
   .openapi("RetryPolicy", { description: "Exponential backoff; defaults 12 attempts, 5000 ms, ×3, 10 h." });
 
 const BatchSchema = z
@@ -30,6 +32,7 @@ const BatchSchema = z
     max_size: z.number().int().min(1).max(100),
     max_wait_ms: z.number().int().min(0).max(60_000),
   })
+  .strict()
   .openapi("BatchSettings", { description: "Aggregate up to max_size events, waiting at most max_wait_ms for more." });
 
 const fields = {

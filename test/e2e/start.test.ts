@@ -16,15 +16,15 @@ afterAll(async () => {
 });
 
 test("the service started as README says takes an event and delivers it, signed, to a real receiver", async () => {
-  const account = await (await server.fetch("/v1/accounts", { method: "POST", bearer: server.token, json: { name: "E2E" } })).json();
-  const key = await (await server.fetch(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: server.token, json: { name: "k" } })).json();
+  const account = (await (await server.fetch("/v1/accounts", { method: "POST", bearer: server.token, json: { name: "E2E" } })).json()) as any;
+  const key = (await (await server.fetch(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: server.token, json: { name: "k" } })).json()) as any;
   const created = await server.fetch("/v1/webhooks", {
     method: "POST",
     bearer: key.key,
     json: { url: `${receiver.url}/r/start`, events: ["workflow.completed"] },
   });
   expect(created.status).toBe(201);
-  const webhook = await created.json();
+  const webhook = (await created.json()) as any;
   const ingest = await server.fetch("/v1/events", {
     method: "POST",
     bearer: server.token,

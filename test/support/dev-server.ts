@@ -96,7 +96,14 @@ export async function startDevServer(opts: { vars?: Record<string, string>; port
     child = null;
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    // A server that never became ready must not outlive the test that started it.
+    await stop("SIGKILL");
+    rmSync(persistDir, { recursive: true, force: true });
+    throw err;
+  }
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
