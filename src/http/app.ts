@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
-import { dashboard } from "../dashboard/routes";
+import { dashboardRoutes } from "../dashboard/routes";
 import { accounts } from "./accounts";
 import type { AppEnv } from "./app-env";
 import { requireAccount, requirePlatform } from "./auth";
@@ -78,7 +78,10 @@ export function buildApp() {
   });
   app.doc31("/openapi.json", OPENAPI_INFO);
   app.get("/docs", (c) => c.html(docsPage(app.getOpenAPI31Document(OPENAPI_INFO) as unknown as Parameters<typeof docsPage>[0])));
-  app.route("/", dashboard);
+  app.route(
+    "/",
+    dashboardRoutes((req, env, ctx) => app.fetch(req, env, ctx)),
+  );
 
   app.notFound((c) => problemResponse(404, `No route ${c.req.method} ${c.req.path}. See /docs for the API.`));
   app.onError(onError);
