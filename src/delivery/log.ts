@@ -64,7 +64,9 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
         attempt.number,
         nextAttemptAt,
         attempt.statusCode,
-        outcome.kind === "delivered" ? null : (attempt.error ?? ("reason" in outcome ? outcome.reason : null)),
+        // The outcome's reason says what the attempt's error says and what follows from it ("HTTP 429, Retry-After
+        // 30 s", "HTTP 500; no attempts left (12 of 12)"), which is what a person reading the delivery needs.
+        outcome.kind === "delivered" ? null : "reason" in outcome ? outcome.reason : attempt.error,
         finishedAt,
         STATUS[outcome.kind],
         finishedAt,

@@ -56,10 +56,19 @@ export const USER_AGENT = `BroxiAI-Webhooks/${VERSION}`;
 const MAX_CONCURRENCY = 6;
 /** One alarm run sends for at most this long, then re-arms itself, so a huge backlog never pins one invocation. */
 const RUN_BUDGET_MS = 25_000;
+/**
+ * …and makes at most about this many subrequests (sends and D1 batches): an invocation may make 1,000 on older
+ * paid plans (10,000 today), and a run that hit the limit would throw in the middle of a wave.
+ */
+const RUN_SUBREQUESTS = 900;
 /** When D1 refuses the log, the outbox is retried after this long. */
 const OUTBOX_RETRY_MS = 15_000;
-/** Request bodies are logged up to this size. */
+/** Rows settled (expired, pruned) per statement, so one alarm run never holds a huge result in memory. */
+const PAGE = 500;
+/** Request bodies are logged up to this size (a batch's body is logged once per delivery, so it gets a share of it). */
 export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
+/** D1 log batches and outbox rows are cut to about this many characters: a DO SQLite row stops at 2 MB. */
+const LOG_CHUNK_CHARS = 1_000_000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue (
@@ -74,24 +83,38 @@ CREATE TABLE IF NOT EXISTS queue (
   next_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   expires_at INTEGER,
-  batch_id TEXT
+  batch_id TEXT,
+  head INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS queue_heads ON queue(state, order_key, seq);
 CREATE INDEX IF NOT EXISTS queue_due ON queue(state, next_at);
+CREATE INDEX IF NOT EXISTS queue_line ON queue(state, seq);
+CREATE INDEX IF NOT EXISTS queue_expiry ON queue(state, expires_at);
+CREATE INDEX IF NOT EXISTS queue_batch ON queue(batch_id) WHERE batch_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, statements TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+// The heads of the lines, so key ordering finds its sendable rows without grouping the whole queue. Created after
+// the column exists: objects made before it get it added (and filled in) by the constructor.
+const HEAD_INDEXES = `
+CREATE INDEX IF NOT EXISTS queue_ready ON queue(next_at, seq) WHERE state = 'queued' AND head = 1;
+CREATE INDEX IF NOT EXISTS queue_head_of ON queue(order_key) WHERE state = 'queued' AND head = 1;
 `;
 
 /**
  * One webhook's delivery queue. It is the only code that talks to receivers.
  *
  * Ordering: every queued delivery has an `order_key`; a delivery is sent only when it is the lowest sequence of
- * its key. `strict` gives every row the same key (one line), `key` the value at `ordering_key` (one line per
- * value), `none` the delivery id (no line at all). Due times live in SQLite and the alarm is always set to the
- * earliest head, so nothing depends on memory surviving an eviction.
+ * its key (its line's `head`, a flag kept up to date on every insert and settle). `strict` gives every row the same
+ * key (one line), `key` the value at `ordering_key` (one line per value), `none` a random key per row (no line at
+ * all). Due times live in SQLite and the alarm is always set to the earliest head, so nothing depends on memory
+ * surviving an eviction.
  *
- * Logging: D1 is written after the object's own state, in one batch per wave of sends; if D1 fails, the
- * statements wait in the object's outbox, in order, and are replayed on a later alarm. Delivery never waits on D1.
+ * Logging: every D1 statement an attempt needs is written to the object's outbox together with the state change it
+ * records (one storage commit), and the outbox is flushed to D1 after each wave of sends. If D1 fails, or the
+ * process dies before the flush, the statements wait there, in order, for a later alarm or the cron sweep.
+ * Delivery never waits on D1.
  */
 export class WebhookQueue extends DurableObject<Env> {
   #sql: SqlStorage;
@@ -106,6 +129,11 @@ export class WebhookQueue extends DurableObject<Env> {
     this.#sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
       this.#sql.exec(SCHEMA);
+      if (this.#sql.exec("SELECT 1 FROM pragma_table_info('queue') WHERE name = 'head'").toArray().length === 0) {
+        this.#sql.exec("ALTER TABLE queue ADD COLUMN head INTEGER NOT NULL DEFAULT 0");
+        this.#recomputeHeads();
+      }
+      this.#sql.exec(HEAD_INDEXES);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     });
   }
@@ -117,16 +145,19 @@ export class WebhookQueue extends DurableObject<Env> {
     this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(cfg));
     this.#cfg = cfg;
     if (cfg.deleted) {
-      // The route marks the D1 rows cancelled in the same request; here the queue lets go of them.
+      // The route marks the D1 rows cancelled in the same request; here the queue lets go of them. The alarm
+      // stays only if the outbox still holds log entries: those attempts happened and must reach D1.
       this.#sql.exec("DELETE FROM queue WHERE state = 'queued'");
-      await this.ctx.storage.deleteAlarm();
+      await this.#arm(true);
       return;
     }
     if (!previous || previous.ordering !== cfg.ordering || previous.ordering_key !== cfg.ordering_key) {
       this.#sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)} WHERE state = 'queued'`, ...orderKeyArgs(cfg));
+      this.#recomputeHeads();
     }
     if (cfg.active && previous && !previous.active) this.#sql.exec("DELETE FROM meta WHERE key = 'failing_since'");
-    await this.#arm();
+    // Going inactive drops an alarm that would only find nothing to send.
+    await this.#arm(!cfg.active);
   }
 
   /**
@@ -141,20 +172,26 @@ export class WebhookQueue extends DurableObject<Env> {
     if (c.deleted) return { accepted: 0 };
     let accepted = 0;
     for (const item of items) {
+      // Looked up first rather than left to ON CONFLICT: a conflicting INSERT still uses up an AUTOINCREMENT
+      // number, and every repeated hand-off would then show the receiver a gap in x-broxiai-sequence.
+      if (this.#sql.exec("SELECT 1 FROM queue WHERE delivery_id = ?", item.delivery_id).toArray().length > 0) continue;
       const expires = c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
-      const cursor = this.#sql.exec(
-        `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) ON CONFLICT(delivery_id) DO NOTHING`,
-        item.delivery_id,
-        item.event_id,
-        item.event_type,
-        item.payload,
-        ...orderKeyArgs(c),
-        item.created_at,
-        item.created_at,
-        expires,
-      );
-      accepted += cursor.rowsWritten > 0 ? 1 : 0;
+      const { order_key } = this.#sql
+        .exec<{ order_key: string }>(
+          `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at)
+           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) RETURNING order_key`,
+          item.delivery_id,
+          item.event_id,
+          item.event_type,
+          item.payload,
+          ...orderKeyArgs(c),
+          item.created_at,
+          item.created_at,
+          expires,
+        )
+        .one();
+      this.#rehead(order_key);
+      accepted++;
     }
     await this.#arm();
     return { accepted };
@@ -172,22 +209,39 @@ export class WebhookQueue extends DurableObject<Env> {
     const now = Date.now();
     let requeued = 0;
     for (const item of items) {
-      const existing = this.#sql.exec<{ seq: number }>("SELECT seq FROM queue WHERE delivery_id = ?", item.delivery_id).toArray()[0];
+      const existing = this.#sql
+        .exec<{ seq: number; order_key: string }>("SELECT seq, order_key FROM queue WHERE delivery_id = ?", item.delivery_id)
+        .toArray()[0];
       if (existing) {
-        this.#sql.exec("UPDATE queue SET state = 'queued', next_at = ?, expires_at = NULL, batch_id = NULL WHERE seq = ?", now, existing.seq);
-      } else {
+        // The payload is rebuilt from the stored event (a finished row keeps none), with the webhook's redact paths
+        // of today, and the key from today's ordering (a finished row was not re-keyed when the ordering changed).
         this.#sql.exec(
-          `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, attempts)
-           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?)`,
-          item.delivery_id,
-          item.event_id,
-          item.event_type,
+          "UPDATE queue SET state = 'queued', payload = ?, next_at = ?, expires_at = NULL, batch_id = NULL WHERE seq = ?",
           item.payload,
-          ...orderKeyArgs(c),
           now,
-          item.created_at,
-          item.attempt_count ?? 0,
+          existing.seq,
         );
+        const { order_key } = this.#sql
+          .exec<{ order_key: string }>(`UPDATE queue SET order_key = ${orderKeyExpr(c)} WHERE seq = ? RETURNING order_key`, ...orderKeyArgs(c), existing.seq)
+          .one();
+        this.#rehead(existing.order_key);
+        this.#rehead(order_key);
+      } else {
+        const { order_key } = this.#sql
+          .exec<{ order_key: string }>(
+            `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, attempts)
+           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) RETURNING order_key`,
+            item.delivery_id,
+            item.event_id,
+            item.event_type,
+            item.payload,
+            ...orderKeyArgs(c),
+            now,
+            item.created_at,
+            item.attempt_count ?? 0,
+          )
+          .one();
+        this.#rehead(order_key);
       }
       this.#log([{ sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?", params: [now, now, item.delivery_id] }]);
       requeued++;
@@ -215,6 +269,8 @@ export class WebhookQueue extends DurableObject<Env> {
       }),
     );
     await this.#flushLog();
+    // If D1 refused the log it waits in the outbox, and only an alarm empties that.
+    if (this.#outboxCount > 0) await this.#arm();
     return {
       ok,
       status_code: sent.sent.result.status ?? null,
@@ -232,15 +288,19 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /** Makes sure an alarm is set for whatever is due (the cron sweeper calls this so nothing is forgotten). */
   async sweep(): Promise<void> {
-    await this.#flushOutbox();
+    await this.#flushLog();
     await this.#arm(true);
   }
 
   /** Sends whatever is due, wave after wave, until nothing is due or the run's budget is spent. Never throws for a delivery failure. */
   async alarm(): Promise<void> {
-    await this.#flushOutbox();
+    // Once D1 has refused the log in this run, the run stops asking it: sends go on, the outbox waits.
+    let logging = await this.#flushLog();
     const started = Date.now();
-    while (Date.now() - started < RUN_BUDGET_MS) {
+    // Expiry runs whether or not the webhook is active: a held event past its ttl_s is as useless as any other.
+    if (this.#config() && !this.#config()!.deleted) this.#expire(started);
+    let subrequests = 0;
+    while (Date.now() - started < RUN_BUDGET_MS && subrequests < RUN_SUBREQUESTS) {
       const cfg = this.#config();
       if (!cfg?.active || cfg.deleted) break;
       const units = this.#dueUnits(cfg, Date.now());
@@ -248,8 +308,12 @@ export class WebhookQueue extends DurableObject<Env> {
       const allowed = units.slice(0, this.#takeTokens(cfg, units.length));
       if (allowed.length === 0) break;
       await Promise.all(allowed.map((u) => this.#deliver(cfg, u)));
-      await this.#flushLog();
+      if (logging) logging = await this.#flushLog();
+      subrequests += allowed.length + 1;
     }
+    this.#prune(Date.now());
+    // What the run settled without sending (expiries) reaches D1 now, not with the next send.
+    if (logging) await this.#flushLog();
     await this.#arm(true);
   }
 
@@ -285,9 +349,9 @@ export class WebhookQueue extends DurableObject<Env> {
               .toArray()
               .filter((r) => r.next_at <= now)
           : this.#sql
+              // INDEXED BY: without statistics SQLite may walk queue_due instead, reading every due row behind the heads.
               .exec<Row>(
-                `SELECT q.* FROM queue q JOIN (SELECT min(seq) AS seq FROM queue WHERE state = 'queued' GROUP BY order_key) h ON q.seq = h.seq
-                 WHERE q.next_at <= ? ORDER BY q.next_at, q.seq LIMIT ?`,
+                "SELECT * FROM queue INDEXED BY queue_ready WHERE state = 'queued' AND head = 1 AND next_at <= ? ORDER BY next_at, seq LIMIT ?",
                 now,
                 MAX_CONCURRENCY,
               )
@@ -301,28 +365,88 @@ export class WebhookQueue extends DurableObject<Env> {
     const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray()[0];
     if (!head || head.next_at > now) return [];
     if (head.batch_id) {
-      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND batch_id = ? ORDER BY seq", head.batch_id).toArray();
+      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE batch_id = ? AND state = 'queued' ORDER BY seq LIMIT ?", head.batch_id, max_size).toArray();
       return [{ rows, batchId: head.batch_id }];
     }
-    const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND batch_id IS NULL ORDER BY seq LIMIT ?", max_size).toArray();
-    if (rows.length < max_size && head.created_at + max_wait_ms > now) return [];
+    const open = this.#sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", max_size)
+      .one().n;
+    if (open < max_size && head.created_at + max_wait_ms > now) return [];
+    // The batch is formed by one statement choosing its rows (a list of up to 100 seqs would pass SQLite's limit of
+    // 100 bound parameters per statement), and it is formed once: a retry sends the same rows under the same id.
     const batchId = newId("bat", now);
-    this.#sql.exec(`UPDATE queue SET batch_id = ? WHERE seq IN (${rows.map(() => "?").join(",")})`, batchId, ...rows.map((r) => r.seq));
-    return [{ rows: rows.map((r) => ({ ...r, batch_id: batchId })), batchId }];
+    const rows = this.#sql
+      .exec<Row>(
+        `UPDATE queue SET batch_id = ? WHERE seq IN (SELECT seq FROM queue WHERE state = 'queued' AND batch_id IS NULL ORDER BY seq LIMIT ?)
+         RETURNING *`,
+        batchId,
+        max_size,
+      )
+      .toArray()
+      .sort((a, b) => a.seq - b.seq);
+    return [{ rows, batchId }];
   }
 
+  /** Settles every queued row past its ttl_s as expired, a page at a time; each one settled here is logged. */
   #expire(now: number): void {
-    const expired = this.#sql
-      .exec<{ delivery_id: string }>("SELECT delivery_id FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT 500", now)
-      .toArray();
-    if (expired.length === 0) return;
-    this.#sql.exec("UPDATE queue SET state = 'done' WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ?", now);
-    this.#log(
-      expired.map((r) => ({
-        sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?",
-        params: ["not delivered within ttl_s", now, r.delivery_id],
-      })),
+    for (;;) {
+      const expired = this.#sql
+        .exec<{ delivery_id: string; order_key: string }>(
+          `UPDATE queue SET state = 'done', head = 0, payload = '' WHERE seq IN
+             (SELECT seq FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)
+           RETURNING delivery_id, order_key`,
+          now,
+          PAGE,
+        )
+        .toArray();
+      if (expired.length === 0) return;
+      for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
+      this.#log(
+        expired.map((r) => ({
+          sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
+          params: ["not delivered within ttl_s", now, r.delivery_id],
+        })),
+      );
+      if (expired.length < PAGE) return;
+    }
+  }
+
+  /**
+   * Finished rows are kept (without their payload) so a redelivery keeps its sequence number and a repeated
+   * hand-off is recognised; past the log's retention D1 has forgotten the delivery too, and so does the queue.
+   */
+  #prune(now: number): void {
+    const cutoff = now - config(this.env).LOG_RETENTION_DAYS * 86_400_000;
+    // Only the oldest page of finished rows is looked at (sequence follows time closely enough), so a run never
+    // walks every row a busy webhook finished within the retention period.
+    this.#sql.exec(
+      "DELETE FROM queue WHERE seq IN (SELECT seq FROM (SELECT seq, created_at FROM queue WHERE state = 'done' ORDER BY seq LIMIT ?) WHERE created_at < ?)",
+      PAGE,
+      cutoff,
     );
+  }
+
+  /** Runs a statement that settles rows (RETURNING order_key) and answers the keys whose line may have a new head. */
+  #settle(sql: string, ...args: SqlStorageValue[]): Set<string> {
+    return new Set(
+      this.#sql
+        .exec<{ order_key: string }>(`${sql} RETURNING order_key`, ...args)
+        .toArray()
+        .map((r) => r.order_key),
+    );
+  }
+
+  /** Keeps `head` on exactly the lowest queued sequence of one key: a few index lookups, however long the line. */
+  #rehead(key: string): void {
+    const min = this.#sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM queue WHERE state = 'queued' AND order_key = ?", key).one().s;
+    this.#sql.exec("UPDATE queue SET head = 0 WHERE state = 'queued' AND head = 1 AND order_key = ? AND seq IS NOT ?", key, min);
+    if (min !== null) this.#sql.exec("UPDATE queue SET head = 1 WHERE seq = ? AND head = 0", min);
+  }
+
+  /** Sets every head from scratch (after a re-key, or for a queue made before heads were kept): one pass over the queue. */
+  #recomputeHeads(): void {
+    this.#sql.exec("UPDATE queue SET head = 0 WHERE head = 1");
+    this.#sql.exec("UPDATE queue SET head = 1 WHERE seq IN (SELECT min(seq) FROM queue WHERE state = 'queued' GROUP BY order_key)");
   }
 
   /** Token bucket for rate_limit_per_s: a burst of at most one second's worth. */
@@ -389,7 +513,7 @@ export class WebhookQueue extends DurableObject<Env> {
         statusCode: sent.result.status ?? null,
         error: sent.result.status !== undefined && sent.result.status >= 200 && sent.result.status < 300 ? null : failureReason(sent),
         requestHeaders: headers,
-        requestBody: body.length > REQUEST_BODY_LOG_BYTES ? `${body.slice(0, REQUEST_BODY_LOG_BYTES)}…[truncated]` : body,
+        requestBody: truncateForLog(body, Math.max(4096, Math.floor(REQUEST_BODY_LOG_BYTES / unit.rows.length))),
         responseHeaders: sent.responseHeaders,
         responseBody: sent.responseBody,
       },
@@ -423,8 +547,9 @@ export class WebhookQueue extends DurableObject<Env> {
     }
     const now = Date.now();
     let outcome: Outcome = classifyAttempt(sent.sent.result, sent.attempt.number, cfg.retry, now, Math.random);
-    const seqs = unit.rows.map((r) => r.seq);
-    const inList = seqs.map(() => "?").join(",");
+    // A batch's rows share its id; naming them by it keeps every statement to two parameters whatever the batch size.
+    const which = unit.batchId ? "batch_id = ? AND state = 'queued'" : "seq = ?";
+    const whichArg = unit.batchId ?? unit.rows[0].seq;
 
     if (outcome.kind === "delivered") {
       this.#setMeta("failing_since", null);
@@ -444,21 +569,23 @@ export class WebhookQueue extends DurableObject<Env> {
     switch (outcome.kind) {
       case "delivered":
       case "give-up":
-        this.#sql.exec(`UPDATE queue SET state = 'done', attempts = attempts + 1 WHERE seq IN (${inList})`, ...seqs);
+        for (const key of this.#settle(`UPDATE queue SET state = 'done', head = 0, payload = '', attempts = attempts + 1 WHERE ${which}`, whichArg))
+          this.#rehead(key);
         break;
       case "retry":
-        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE seq IN (${inList})`, now + outcome.delayMs, ...seqs);
+        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE ${which}`, now + outcome.delayMs, whichArg);
         break;
       case "disable": {
         // Held, not dropped: the delivery stays at the head and goes out first when the webhook is enabled again.
-        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE seq IN (${inList})`, now, ...seqs);
+        this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE ${which}`, now, whichArg);
         const disabled: QueueConfig = { ...cfg, active: false };
         this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(disabled));
         this.#cfg = disabled;
         this.#log([
           {
-            sql: "UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL",
-            params: [outcome.reason, now, cfg.webhook_id],
+            // Guarded by time: replayed late from the outbox, it must not undo the customer re-enabling the webhook since.
+            sql: "UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND updated_at <= ?",
+            params: [outcome.reason, now, cfg.webhook_id, now],
           },
         ]);
         break;
@@ -475,7 +602,7 @@ export class WebhookQueue extends DurableObject<Env> {
     );
   }
 
-  /** The earliest time anything here needs the alarm: a due head, a batch's wait, a pause, the outbox. */
+  /** The earliest time anything here needs the alarm: a due head, a batch's wait, a pause, an expiry, the outbox. */
   #nextWake(): number | null {
     const cfg = this.#config();
     let next: number | null = this.#outboxCount > 0 ? Date.now() + OUTBOX_RETRY_MS : null;
@@ -485,11 +612,7 @@ export class WebhookQueue extends DurableObject<Env> {
     if (cfg?.active && !cfg.deleted) {
       let due: number | null | undefined;
       if (cfg.ordering === "key" && !cfg.batch) {
-        due = this.#sql
-          .exec<{ t: number | null }>(
-            "SELECT min(q.next_at) AS t FROM queue q JOIN (SELECT min(seq) AS seq FROM queue WHERE state = 'queued' GROUP BY order_key) h ON q.seq = h.seq",
-          )
-          .one().t;
+        due = this.#sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM queue INDEXED BY queue_ready WHERE state = 'queued' AND head = 1").one().t;
       } else if (cfg.ordering === "none" && !cfg.batch) {
         due = this.#sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM queue WHERE state = 'queued'").one().t;
       } else {
@@ -510,6 +633,10 @@ export class WebhookQueue extends DurableObject<Env> {
         if (cfg.rate_limit_per_s && this.#tokens < 1) due = Math.max(due, this.#tokensAt + 1000 / cfg.rate_limit_per_s);
       }
       consider(due);
+    }
+    if (cfg && !cfg.deleted) {
+      // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is disabled).
+      consider(this.#sql.exec<{ t: number | null }>("SELECT min(expires_at) AS t FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL").one().t);
     }
     return next;
   }
@@ -532,48 +659,81 @@ export class WebhookQueue extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(at);
   }
 
-  #pendingLog: LogStatement[] = [];
-
+  /**
+   * Records log statements in the outbox, in the same synchronous stretch as the state change they describe, so the
+   * two are committed together: a process killed before the D1 write loses nothing, the next flush sends it.
+   */
   #log(statements: LogStatement[]): void {
-    this.#pendingLog.push(...statements);
-  }
-
-  /** Writes the pending log to D1 in one batch; on failure it waits in the outbox (order kept) for a later alarm. */
-  async #flushLog(): Promise<void> {
-    if (this.#pendingLog.length === 0) return;
-    const statements = this.#pendingLog;
-    this.#pendingLog = [];
-    if (this.#outboxCount === 0) {
-      try {
-        await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
-        return;
-      } catch (err) {
-        console.error("delivery log write failed; kept in the outbox", err instanceof Error ? err.message : String(err));
-      }
+    for (const chunk of chunkStatements(statements)) {
+      this.#sql.exec("INSERT INTO outbox (statements) VALUES (?)", JSON.stringify(chunk));
+      this.#outboxCount++;
     }
-    this.#sql.exec("INSERT INTO outbox (statements) VALUES (?)", JSON.stringify(statements));
-    this.#outboxCount++;
   }
 
-  /** Replays the outbox into D1, oldest first, stopping at the first failure. */
-  async #flushOutbox(): Promise<void> {
+  #flushing: Promise<void> | null = null;
+
+  /**
+   * Writes the outbox to D1, oldest first, about a chunk per batch, deleting what was written; stops at the first
+   * failure and leaves the rest for a later alarm. One flush at a time: two side by side could land an older
+   * statement after a newer one.
+   */
+  async #flushLog(): Promise<boolean> {
+    while (this.#flushing) await this.#flushing;
+    const run = this.#drainOutbox();
+    const done = () => {
+      this.#flushing = null;
+    };
+    this.#flushing = run.then(done, done);
+    return run;
+  }
+
+  /** True when the outbox is empty afterwards. */
+  async #drainOutbox(): Promise<boolean> {
     while (this.#outboxCount > 0) {
-      const rows = this.#sql.exec<{ id: number; statements: string }>("SELECT id, statements FROM outbox ORDER BY id LIMIT 20").toArray();
-      if (rows.length === 0) {
+      const page = this.#sql.exec<{ id: number; statements: string }>("SELECT id, statements FROM outbox ORDER BY id LIMIT 20").toArray();
+      if (page.length === 0) {
         this.#outboxCount = 0;
-        return;
+        return true;
       }
-      const statements = rows.flatMap((r) => JSON.parse(r.statements) as LogStatement[]);
+      let n = 0;
+      let size = 0;
+      while (n < page.length && (n === 0 || size + page[n].statements.length <= LOG_CHUNK_CHARS)) size += page[n++].statements.length;
+      const taken = page.slice(0, n);
+      const statements = taken.flatMap((r) => JSON.parse(r.statements) as LogStatement[]);
       try {
         await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
       } catch (err) {
-        console.error("delivery log outbox still cannot reach D1", err instanceof Error ? err.message : String(err));
-        return;
+        console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
+        return false;
       }
-      this.#sql.exec(`DELETE FROM outbox WHERE id IN (${rows.map(() => "?").join(",")})`, ...rows.map((r) => r.id));
-      this.#outboxCount -= rows.length;
+      this.#sql.exec("DELETE FROM outbox WHERE id <= ?", taken[taken.length - 1].id);
+      this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     }
+    return true;
   }
+}
+
+/** Splits log statements, in order, into runs of about LOG_CHUNK_CHARS (a larger single statement is a run of its own). */
+function chunkStatements(statements: LogStatement[]): LogStatement[][] {
+  const chunks: LogStatement[][] = [];
+  let current: LogStatement[] = [];
+  let size = 0;
+  for (const s of statements) {
+    const n = s.sql.length + s.params.reduce<number>((t, p) => t + (typeof p === "string" ? p.length : 8), 0);
+    if (current.length > 0 && size + n > LOG_CHUNK_CHARS) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(s);
+    size += n;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+function truncateForLog(body: string, limit: number): string {
+  return body.length > limit ? `${body.slice(0, limit)}…[truncated]` : body;
 }
 
 /** The SQL that computes a row's order key from its payload, so a change of ordering can rekey the queue in one statement. */

@@ -58,17 +58,16 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
-  let truncated = false;
-  while (size < limit) {
+  // Read until more than the limit has arrived (or the body ends): a body of exactly `limit` bytes is whole,
+  // and only seeing a byte beyond it says something was cut.
+  while (size <= limit) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     size += value.byteLength;
   }
-  if (size >= limit) {
-    truncated = true;
-    await reader.cancel().catch(() => {});
-  }
+  const truncated = size > limit;
+  if (truncated) await reader.cancel().catch(() => {});
   const bytes = new Uint8Array(Math.min(size, limit));
   let offset = 0;
   for (const c of chunks) {
@@ -77,7 +76,8 @@ async function readLimited(res: Response, limit: number): Promise<string> {
     offset += part.byteLength;
     if (offset >= bytes.byteLength) break;
   }
-  const text = new TextDecoder().decode(bytes);
+  // stream: true drops a multi-byte character cut in half at the limit instead of logging a replacement character.
+  const text = new TextDecoder().decode(bytes, { stream: truncated });
   return truncated ? `${text}…[truncated]` : text;
 }
 

@@ -234,7 +234,7 @@ deliveries.openapi(
     const { since, until, status = "failed" } = c.req.valid("json");
     const from = Date.parse(since);
     const to = until ? Date.parse(until) : Date.now() + 1;
-    if (to <= from) throw invalid("until", "must be after since");
+    if (until && to <= from) throw invalid("until", "must be after since");
     let replayed = 0;
     let cursor = "";
     for (let pageNo = 0; pageNo < 20; pageNo++) {

@@ -1,0 +1,312 @@
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, test } from "vitest";
+import worker from "../src/index";
+import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+
+// What happens around a delivery: D1 failing under it (the outbox), the webhook being paused, deleted or
+// pointed elsewhere between attempts.
+
+type Hook = Awaited<ReturnType<typeof hook>>;
+
+async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
+  const { accountId, key } = await newAccount();
+  const r = await receiver(script);
+  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
+  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
+  let n = 0;
+  return {
+    accountId,
+    key,
+    r,
+    wh,
+    stub,
+    send: async (data: Record<string, unknown> = completed(++n)) =>
+      expectJson(sendEvent({ type: "workflow.completed", account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
+  };
+}
+
+async function runDue(h: Hook) {
+  await runInDurableObject(h.stub, (_i, state) => {
+    state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
+    state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
+  });
+  return runDurableObjectAlarm(h.stub);
+}
+
+async function deliveriesOf(h: Hook) {
+  return (await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries`, { token: h.key }), 200)).data as any[];
+}
+
+async function deliveryOf(h: Hook, eventId: string) {
+  const row = (await deliveriesOf(h)).find((d) => d.event_id === eventId);
+  expect(row, `a delivery of ${eventId}`).toBeDefined();
+  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
+}
+
+const ids = async (h: Hook) => (await h.r.received()).map((r) => JSON.parse(r.body).data.execution_id as string);
+
+/** Runs the cron trigger as Cloudflare would, and waits for it. */
+async function cron(scheduledTime = Date.now()) {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime, cron: "*/5 * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Takes D1's attempts table away (every log batch touches it, so each fails) until the returned function puts it back. */
+async function breakD1Log(): Promise<() => Promise<void>> {
+  await env.DB.exec("ALTER TABLE attempts RENAME TO attempts_unavailable");
+  return async () => {
+    await env.DB.exec("ALTER TABLE attempts_unavailable RENAME TO attempts");
+  };
+}
+
+const attemptRows = async (deliveryId: string) =>
+  (await env.DB.prepare("SELECT number, status_code FROM attempts WHERE delivery_id = ? ORDER BY number").bind(deliveryId).all()).results;
+
+describe("the outbox: delivery never waits on D1", () => {
+  test("with D1 failing, deliveries still go out; the log waits in the outbox and the next alarm writes it, in order", async () => {
+    const h = await hook({}, { answers: [{ status: 500 }], otherwise: { status: 200 } });
+    const e1 = await h.send();
+    const e2 = await h.send();
+    const restore = await breakD1Log();
+    try {
+      await runDurableObjectAlarm(h.stub);
+      await runDue(h);
+      expect(await ids(h)).toEqual(["exe_1", "exe_1", "exe_2"]);
+      expect((await h.stub.status()).outbox).toBe(3);
+      // D1 has not heard of it yet.
+      const rows = (await env.DB.prepare("SELECT status, attempt_count FROM deliveries WHERE webhook_id = ?").bind(h.wh.id).all()).results;
+      expect(rows).toEqual([
+        { status: "pending", attempt_count: 0 },
+        { status: "pending", attempt_count: 0 },
+      ]);
+      const e3 = await h.send();
+      // A run while D1 is still down sends, keeps the old entries and adds its own behind them.
+      await runDue(h);
+      expect(await ids(h)).toEqual(["exe_1", "exe_1", "exe_2", "exe_3"]);
+      expect((await h.stub.status()).outbox).toBe(4);
+      expect((await h.stub.status()).alarm).not.toBeNull();
+      await restore();
+      expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+      expect(await h.stub.status()).toMatchObject({ outbox: 0, queued: 0, alarm: null });
+      const d1 = await deliveryOf(h, e1.id);
+      expect(d1).toMatchObject({ status: "delivered", attempt_count: 2, last_status_code: 200 });
+      expect(d1.attempts.map((a: any) => a.status_code)).toEqual([500, 200]);
+      expect(await deliveryOf(h, e2.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
+      expect(await deliveryOf(h, e3.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
+      expect(await h.r.received()).toHaveLength(4);
+    } finally {
+      await restore().catch(() => {});
+    }
+  });
+
+  test("a large wave's log is cut into outbox rows of bounded size and replayed whole", async () => {
+    const h = await hook({ ordering: "none" });
+    const events = [];
+    for (let i = 1; i <= 6; i++) events.push(await h.send(completed(i, { outputs: { blob: "x".repeat(200_000) } })));
+    const restore = await breakD1Log();
+    try {
+      await runDurableObjectAlarm(h.stub);
+      expect(await h.r.received()).toHaveLength(6);
+      const rows = await runInDurableObject(h.stub, (_i, s) => s.storage.sql.exec<{ n: number }>("SELECT length(statements) AS n FROM outbox").toArray());
+      expect(rows.length).toBeGreaterThan(1);
+      for (const r of rows) expect(r.n).toBeLessThan(1_500_000);
+    } finally {
+      await restore();
+    }
+    await runDurableObjectAlarm(h.stub);
+    expect((await h.stub.status()).outbox).toBe(0);
+    for (const e of events) {
+      const d = await deliveryOf(h, e.id);
+      expect(d).toMatchObject({ status: "delivered", attempt_count: 1 });
+      expect(d.attempts[0].request_body.length).toBeGreaterThan(200_000);
+    }
+  });
+
+  test("an attempt's log is durable in the outbox before D1 is asked, so a process killed in between loses nothing", async () => {
+    const h = await hook({}, { answers: [{ status: 500 }] });
+    await h.send();
+    await h.send();
+    // Typed loosely on purpose: the test reaches into the object's env to watch its D1 binding.
+    const inObject = runInDurableObject as unknown as (stub: unknown, fn: (instance: any, state: DurableObjectState) => Promise<number[]>) => Promise<number[]>;
+    const seen = await inObject(h.stub, async (instance, state) => {
+      const db = instance.env.DB;
+      const original = db.batch;
+      const outboxAtWrite: number[] = [];
+      db.batch = (statements: D1PreparedStatement[]) => {
+        outboxAtWrite.push(state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n);
+        return original.call(db, statements);
+      };
+      try {
+        await instance.alarm();
+        state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
+        await instance.alarm();
+      } finally {
+        db.batch = original;
+      }
+      return outboxAtWrite;
+    });
+    // Two runs, three attempts: every D1 write found its statements already stored.
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    for (const n of seen) expect(n).toBeGreaterThan(0);
+    expect((await h.stub.status()).outbox).toBe(0);
+    expect((await deliveriesOf(h)).map((d) => [d.status, d.attempt_count])).toEqual([
+      ["delivered", 1],
+      ["delivered", 2],
+    ]);
+  });
+
+  test("the cron sweep empties an outbox when there is nothing left to send", async () => {
+    const h = await hook();
+    const ev = await h.send();
+    const restore = await breakD1Log();
+    try {
+      await runDurableObjectAlarm(h.stub);
+      expect((await h.stub.status()).outbox).toBe(1);
+    } finally {
+      await restore();
+    }
+    // D1 still shows the delivery pending since ingestion, long enough for the sweeper to look at it.
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = ? WHERE event_id = ?")
+      .bind(Date.now() - 3_600_000, ev.id)
+      .run();
+    await cron();
+    expect((await h.stub.status()).outbox).toBe(0);
+    expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
+    // The sweep's re-hand-off of a delivery the queue already sent changes nothing.
+    expect(await h.r.received()).toHaveLength(1);
+    expect(await runDue(h)).toBe(false);
+  });
+
+  test("a test send while D1 fails is logged later: the outbox arms the alarm", async () => {
+    const h = await hook();
+    const restore = await breakD1Log();
+    let res: any;
+    try {
+      res = await expectJson(call("POST", `/v1/webhooks/${h.wh.id}/test`, { token: h.key }), 200);
+      expect(res.ok).toBe(true);
+      expect(await h.stub.status()).toMatchObject({ outbox: 1 });
+      expect((await h.stub.status()).alarm).not.toBeNull();
+    } finally {
+      await restore();
+    }
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    expect(await expectJson(call("GET", `/v1/deliveries/${res.delivery_id}`, { token: h.key }), 200)).toMatchObject({ status: "delivered", attempt_count: 1 });
+  });
+
+  test("deleting a webhook with a full outbox still writes the outbox", async () => {
+    const h = await hook();
+    const ev = await h.send();
+    const restore = await breakD1Log();
+    try {
+      await runDurableObjectAlarm(h.stub);
+      expect((await h.stub.status()).outbox).toBe(1);
+      await expectJson(call("DELETE", `/v1/webhooks/${h.wh.id}`, { token: h.key }), 204).catch(async () => {
+        // 204 has no body; expectJson parses nothing.
+      });
+      expect(await h.stub.status()).toMatchObject({ outbox: 1 });
+      expect((await h.stub.status()).alarm).not.toBeNull();
+    } finally {
+      await restore();
+    }
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    expect((await h.stub.status()).outbox).toBe(0);
+    const row = await env.DB.prepare("SELECT id, status, attempt_count FROM deliveries WHERE event_id = ?").bind(ev.id).first<any>();
+    // It was delivered before the delete; the log says so, and the attempt is there.
+    expect(row).toMatchObject({ status: "delivered", attempt_count: 1 });
+    expect(await attemptRows(row.id)).toEqual([{ number: 1, status_code: 200 }]);
+  });
+});
+
+describe("the webhook changes between attempts", () => {
+  test("inactive: deliveries are held (and new events not matched); active again: they go out in order", async () => {
+    const h = await hook();
+    const e1 = await h.send();
+    await h.send();
+    await expectJson(call("PATCH", `/v1/webhooks/${h.wh.id}`, { token: h.key, body: { active: false } }), 200);
+    const skipped = await expectJson(sendEvent({ type: "workflow.completed", account_id: h.accountId, data: completed(9) }), 202);
+    expect(skipped.deliveries).toBe(0);
+    expect(await h.stub.status()).toMatchObject({ queued: 2, active: false, alarm: null });
+    await runDue(h);
+    expect(await h.r.received()).toHaveLength(0);
+    expect((await deliveryOf(h, e1.id)).status).toBe("pending");
+    // The sweeper leaves an inactive webhook's deliveries alone.
+    await env.DB.prepare("UPDATE deliveries SET next_attempt_at = 0 WHERE webhook_id = ?").bind(h.wh.id).run();
+    await cron();
+    expect(await h.r.received()).toHaveLength(0);
+
+    await expectJson(call("PATCH", `/v1/webhooks/${h.wh.id}`, { token: h.key, body: { active: true } }), 200);
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    expect(await ids(h)).toEqual(["exe_1", "exe_2"]);
+    expect((await deliveriesOf(h)).map((d) => d.status)).toEqual(["delivered", "delivered"]);
+  });
+
+  test("deleted: pending deliveries are cancelled and nothing more is sent", async () => {
+    const h = await hook({}, { otherwise: { status: 500 } });
+    const e1 = await h.send();
+    const e2 = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    expect(await h.r.received()).toHaveLength(1);
+    const res = await call("DELETE", `/v1/webhooks/${h.wh.id}`, { token: h.key });
+    expect(res.status).toBe(204);
+    const rows = (await env.DB.prepare("SELECT event_id, status, next_attempt_at FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(h.wh.id).all())
+      .results;
+    expect(rows).toEqual([
+      { event_id: e1.id, status: "cancelled", next_attempt_at: null },
+      { event_id: e2.id, status: "cancelled", next_attempt_at: null },
+    ]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, alarm: null });
+    expect(await runDue(h)).toBe(false);
+    // A late hand-off (the platform re-sending, the sweeper) is refused.
+    expect(
+      await h.stub.enqueue({ ...(await queueConfig(h)) }, [
+        { delivery_id: "dlv_late", event_id: "evt_late", event_type: "workflow.completed", payload: "{}", created_at: Date.now() },
+      ]),
+    ).toEqual({
+      accepted: 0,
+    });
+    await cron();
+    expect(await h.r.received()).toHaveLength(1);
+    // And its deliveries cannot be retried.
+    const retry = await call(
+      "POST",
+      `/v1/deliveries/${(await env.DB.prepare("SELECT id FROM deliveries WHERE event_id = ?").bind(e1.id).first<any>()).id}/retry`,
+      {
+        token: h.key,
+      },
+    );
+    expect(retry.status).toBe(409);
+  });
+
+  test("a new URL, headers or secret apply to the next retry", async () => {
+    const h = await hook({ headers: { "x-version": "1" } }, { otherwise: { status: 500 } });
+    const moved = await receiver();
+    const ev = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    await expectJson(call("PATCH", `/v1/webhooks/${h.wh.id}`, { token: h.key, body: { url: moved.url, headers: { "x-version": "2" } } }), 200);
+    await runDue(h);
+    const [first] = await h.r.received();
+    const [retry] = await moved.received();
+    expect(await h.r.received()).toHaveLength(1);
+    expect(retry.headers["webhook-id"]).toBe(ev.id);
+    expect(retry.headers["x-broxiai-attempt"]).toBe("2");
+    expect(retry.headers["x-broxiai-sequence"]).toBe(first.headers["x-broxiai-sequence"]);
+    expect(first.headers["x-version"]).toBe("1");
+    expect(retry.headers["x-version"]).toBe("2");
+    expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
+  });
+
+  test("a stale configuration never overwrites a newer one", async () => {
+    const h = await hook();
+    const cfg = await queueConfig(h);
+    await h.stub.configure({ ...cfg, url: "http://127.0.0.1:1/old", updated_at: cfg.updated_at - 1 });
+    expect((await queueConfig(h)).url).toBe(h.r.url);
+  });
+});
+
+async function queueConfig(h: Hook) {
+  return runInDurableObject(h.stub, (_i, state) =>
+    JSON.parse(state.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'").one().value),
+  );
+}

@@ -1,0 +1,328 @@
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, test } from "vitest";
+import worker from "../src/index";
+import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+
+// The delivery log's routes (list, read, retry, replay, stats) and the cron trigger (purge, sweep).
+
+type Hook = Awaited<ReturnType<typeof hook>>;
+
+async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
+  const { accountId, key } = await newAccount();
+  const r = await receiver(script);
+  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
+  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
+  let n = 0;
+  return {
+    accountId,
+    key,
+    r,
+    wh,
+    stub,
+    send: async (type = "workflow.completed", data: Record<string, unknown> = completed(++n)) =>
+      expectJson(sendEvent({ type, account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
+  };
+}
+
+async function list(h: Hook, query = "") {
+  return expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries${query}`, { token: h.key }), 200);
+}
+
+async function deliveryOf(h: Hook, eventId: string) {
+  const row = (await list(h, "?limit=200")).data.find((d: any) => d.event_id === eventId);
+  expect(row, `a delivery of ${eventId}`).toBeDefined();
+  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
+}
+
+async function cron(scheduledTime = Date.now()) {
+  const ctx = createExecutionContext();
+  worker.scheduled(createScheduledController({ scheduledTime, cron: "*/5 * * * *" }), env, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Five events in order through a strict, single-attempt webhook: delivered, failed, delivered, failed, delivered. */
+async function mixed() {
+  const h = await hook({ retry: { max_attempts: 1 } }, { answers: [{ status: 200 }, { status: 500 }, { status: 200 }, { status: 404 }, { status: 200 }] });
+  const events = [
+    await h.send("workflow.completed"),
+    await h.send("workflow.started"),
+    await h.send("workflow.completed"),
+    await h.send("workflow.started"),
+    await h.send("workflow.completed"),
+  ];
+  await runDurableObjectAlarm(h.stub);
+  return { h, events };
+}
+
+describe("GET /v1/webhooks/{id}/deliveries", () => {
+  test("newest first, filtered by status and event type, cursor-paged", async () => {
+    const { h, events } = await mixed();
+    const all = await list(h);
+    expect(all.next_cursor).toBeNull();
+    expect(all.data.map((d: any) => d.event_id)).toEqual(events.map((e) => e.id).reverse());
+    expect(all.data.map((d: any) => d.status)).toEqual(["delivered", "failed", "delivered", "failed", "delivered"]);
+    for (const d of all.data) {
+      expect(Object.keys(d).sort()).toEqual(
+        [
+          "attempt_count",
+          "created_at",
+          "delivered_at",
+          "event_id",
+          "event_type",
+          "id",
+          "last_error",
+          "last_status_code",
+          "next_attempt_at",
+          "status",
+          "webhook_id",
+        ].sort(),
+      );
+      expect(d.webhook_id).toBe(h.wh.id);
+      expect(d.id).toMatch(/^dlv_/);
+    }
+
+    const failed = await list(h, "?status=failed");
+    expect(failed.data.map((d: any) => d.event_id)).toEqual([events[3].id, events[1].id]);
+    expect(failed.data.map((d: any) => d.last_status_code)).toEqual([404, 500]);
+    const started = await list(h, "?event_type=workflow.started");
+    expect(started.data.map((d: any) => d.event_id)).toEqual([events[3].id, events[1].id]);
+    const both = await list(h, "?event_type=workflow.completed&status=delivered");
+    expect(both.data).toHaveLength(3);
+    expect((await list(h, "?status=pending")).data).toEqual([]);
+    expect((await call("GET", `/v1/webhooks/${h.wh.id}/deliveries?status=lost`, { token: h.key })).status).toBe(422);
+
+    const seen: string[] = [];
+    let cursor: string | null = "";
+    let pages = 0;
+    while (cursor !== null) {
+      const page: { data: any[]; next_cursor: string | null } = await list(h, `?limit=2${cursor ? `&cursor=${cursor}` : ""}`);
+      expect(page.data.length).toBeLessThanOrEqual(2);
+      seen.push(...page.data.map((d) => d.id));
+      cursor = page.next_cursor;
+      pages++;
+    }
+    expect(pages).toBe(3);
+    expect(seen).toEqual(all.data.map((d: any) => d.id));
+    const pagedFailed = await list(h, "?status=failed&limit=1");
+    expect(pagedFailed.data).toHaveLength(1);
+    expect((await list(h, `?status=failed&limit=1&cursor=${pagedFailed.next_cursor}`)).data[0].event_id).toBe(events[1].id);
+  });
+
+  test("another account's webhook and delivery are 404", async () => {
+    const { h, events } = await mixed();
+    const other = await newAccount("Other");
+    expect((await call("GET", `/v1/webhooks/${h.wh.id}/deliveries`, { token: other.key })).status).toBe(404);
+    const d = await deliveryOf(h, events[0].id);
+    expect((await call("GET", `/v1/deliveries/${d.id}`, { token: other.key })).status).toBe(404);
+    expect((await call("POST", `/v1/deliveries/${d.id}/retry`, { token: other.key })).status).toBe(404);
+    expect((await call("POST", `/v1/webhooks/${h.wh.id}/replay`, { token: other.key, body: { since: "2020-01-01T00:00:00Z" } })).status).toBe(404);
+    expect((await call("GET", `/v1/webhooks/${h.wh.id}/stats`, { token: other.key })).status).toBe(404);
+  });
+});
+
+describe("redelivery", () => {
+  test("POST /v1/deliveries/{id}/retry: a failed delivery goes out again after the alarm, with its sequence number", async () => {
+    const { h, events } = await mixed();
+    const failed = await deliveryOf(h, events[1].id);
+    expect(failed.status).toBe("failed");
+    const queued = await expectJson(call("POST", `/v1/deliveries/${failed.id}/retry`, { token: h.key }), 202);
+    expect(queued).toMatchObject({ id: failed.id, status: "pending", attempt_count: 1 });
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    const got = await h.r.received();
+    expect(got).toHaveLength(6);
+    const [original, again] = got.filter((r) => r.headers["webhook-id"] === events[1].id);
+    expect(again.headers["x-broxiai-sequence"]).toBe(original.headers["x-broxiai-sequence"]);
+    expect(again.headers["x-broxiai-attempt"]).toBe("2");
+    expect(again.body).toBe(original.body);
+    const after = await deliveryOf(h, events[1].id);
+    expect(after).toMatchObject({ status: "delivered", attempt_count: 2, last_error: null });
+    expect(after.attempts.map((a: any) => a.status_code)).toEqual([500, 200]);
+  });
+
+  test("retry of a pending delivery skips its backoff", async () => {
+    const h = await hook({}, { answers: [{ status: 500 }] });
+    const ev = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const pending = await deliveryOf(h, ev.id);
+    expect(Date.parse(pending.next_attempt_at)).toBeGreaterThan(Date.now() + 3000);
+    await expectJson(call("POST", `/v1/deliveries/${pending.id}/retry`, { token: h.key }), 202);
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
+  });
+
+  test("POST /v1/webhooks/{id}/replay re-enqueues the failed deliveries of a time range", async () => {
+    const { h, events } = await mixed();
+    const since = new Date(Date.now() - 60_000).toISOString();
+    expect(await expectJson(call("POST", `/v1/webhooks/${h.wh.id}/replay`, { token: h.key, body: { since, until: since } }), 422)).toMatchObject({
+      status: 422,
+    });
+    const none = await expectJson(
+      call("POST", `/v1/webhooks/${h.wh.id}/replay`, { token: h.key, body: { since: new Date(Date.now() + 60_000).toISOString() } }),
+      202,
+    );
+    expect(none).toEqual({ replayed: 0 });
+    const res = await expectJson(call("POST", `/v1/webhooks/${h.wh.id}/replay`, { token: h.key, body: { since } }), 202);
+    expect(res).toEqual({ replayed: 2 });
+    expect((await list(h, "?status=pending")).data).toHaveLength(2);
+    await runDurableObjectAlarm(h.stub);
+    const replayed = (await h.r.received()).slice(5).map((r) => r.headers["webhook-id"]);
+    expect(replayed).toEqual([events[1].id, events[3].id]);
+    expect((await list(h)).data.map((d: any) => d.status)).toEqual(Array(5).fill("delivered"));
+  });
+});
+
+describe("GET /v1/webhooks/{id}/stats", () => {
+  test("counts by status, success rate and latency percentiles", async () => {
+    const { h } = await mixed();
+    const stats = await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/stats`, { token: h.key }), 200);
+    expect(stats).toMatchObject({ window: "24h", total: 5, delivered: 3, failed: 2, pending: 0, success_rate: 0.6 });
+    expect(stats.latency_ms.p50).toBeGreaterThanOrEqual(0);
+    expect(stats.latency_ms.p95).toBeGreaterThanOrEqual(stats.latency_ms.p50);
+    expect(stats.latency_ms.p95).toBeLessThan(60_000);
+    const week = await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/stats?window=7d`, { token: h.key }), 200);
+    expect(week).toMatchObject({ window: "7d", total: 5 });
+  });
+
+  test("percentiles over known latencies; an empty window has no rate", async () => {
+    const h = await hook();
+    const empty = await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/stats?window=1h`, { token: h.key }), 200);
+    expect(empty).toMatchObject({ total: 0, success_rate: null, latency_ms: { p50: null, p95: null } });
+    const now = Date.now();
+    const rows = Array.from({ length: 20 }, (_, i) =>
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, latency_ms, created_at, updated_at) VALUES (?, ?, ?, ?, 'workflow.completed', ?, ?, ?, ?)",
+      ).bind(`dlv_stats_${h.wh.id}_${i}`, h.wh.id, h.accountId, `evt_stats_${i}`, i < 18 ? "delivered" : "failed", (i + 1) * 100, now - 1000, now),
+    );
+    // One outside the window.
+    rows.push(
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, latency_ms, created_at, updated_at) VALUES (?, ?, ?, 'evt_old', 'workflow.completed', 'failed', NULL, ?, ?)",
+      ).bind(`dlv_stats_${h.wh.id}_old`, h.wh.id, h.accountId, now - 2 * 3_600_000, now),
+    );
+    await env.DB.batch(rows);
+    const stats = await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/stats?window=1h`, { token: h.key }), 200);
+    expect(stats).toMatchObject({ total: 20, delivered: 18, failed: 2, success_rate: 0.9, latency_ms: { p50: 900, p95: 1800 } });
+  });
+});
+
+describe("the cron trigger", () => {
+  test("purges deliveries and attempts past retention, keeping pending ones and recent ones", async () => {
+    const h = await hook();
+    const now = Date.now();
+    const old = now - 31 * 86_400_000;
+    const insert = (id: string, status: string, createdAt: number) =>
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'workflow.completed', ?, ?, ?, ?)",
+      ).bind(id, h.wh.id, h.accountId, `evt_${id}`, status, status === "pending" ? now + 3_600_000 : null, createdAt, createdAt);
+    const attempt = (id: string, startedAt: number) =>
+      env.DB.prepare(
+        "INSERT INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, request_headers, request_body) VALUES (?, 1, ?, ?, 5, '{}', '{}')",
+      ).bind(id, h.wh.id, startedAt);
+    await env.DB.batch([
+      insert("dlv_purge_old_delivered", "delivered", old),
+      insert("dlv_purge_old_failed", "failed", old),
+      insert("dlv_purge_old_pending", "pending", old),
+      insert("dlv_purge_recent", "delivered", now - 86_400_000),
+      attempt("dlv_purge_old_delivered", old),
+      attempt("dlv_purge_old_failed", old),
+      attempt("dlv_purge_recent", now - 86_400_000),
+    ]);
+    await cron(now);
+    const left = (await env.DB.prepare("SELECT id FROM deliveries WHERE id LIKE 'dlv_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
+    expect(left).toEqual(["dlv_purge_old_pending", "dlv_purge_recent"]);
+    const attempts = (await env.DB.prepare("SELECT delivery_id FROM attempts WHERE delivery_id LIKE 'dlv_purge_%'").all<{ delivery_id: string }>()).results;
+    expect(attempts.map((r) => r.delivery_id)).toEqual(["dlv_purge_recent"]);
+  });
+
+  test("sweeps a pending delivery whose hand-off was lost: it is handed to its queue and delivered", async () => {
+    const h = await hook();
+    const now = Date.now();
+    const long = now - 3_600_000;
+    const eventId = `evt_lost_${h.wh.id}`;
+    const data = completed(42);
+    await env.DB.batch([
+      env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?)").bind(
+        eventId,
+        h.accountId,
+        new Date(long).toISOString(),
+        JSON.stringify(data),
+        long,
+      ),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'workflow.completed', 'pending', ?, ?, ?)",
+      ).bind(`dlv_lost_${h.wh.id}`, h.wh.id, h.accountId, eventId, long, long, long),
+    ]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, alarm: null });
+    await cron(now);
+    expect((await h.stub.status()).queued).toBe(1);
+    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    const [req] = await h.r.received();
+    expect(req.headers["webhook-id"]).toBe(eventId);
+    expect(JSON.parse(req.body)).toMatchObject({ id: eventId, type: "workflow.completed", account_id: h.accountId, data });
+    expect(await deliveryOf(h, eventId)).toMatchObject({ status: "delivered", attempt_count: 1 });
+    // A second sweep finds nothing to do.
+    await cron();
+    expect(await runDurableObjectAlarm(h.stub)).toBe(false);
+    expect(await h.r.received()).toHaveLength(1);
+  });
+
+  test("one webhook's large held backlog does not starve another's lost hand-off", async () => {
+    const stuck = await hook({}, { otherwise: { status: 500 } });
+    const lost = await hook();
+    const now = Date.now();
+    const long = now - 3_600_000;
+    // 2,100 deliveries of one webhook, all pending and older than the lost one (as if held behind a failing head).
+    const statements = [];
+    for (let chunk = 0; chunk < 21; chunk++) {
+      const n = Array.from({ length: 100 }, (_, i) => chunk * 100 + i);
+      statements.push(
+        env.DB.prepare(
+          `INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES ${n
+            .map((i) => `('evt_held_${i}', '${stuck.accountId}', 'workflow.completed', '2026-01-01T00:00:00.000Z', '{}', 1, ${long})`)
+            .join(",")}`,
+        ),
+        env.DB.prepare(
+          `INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES ${n
+            .map(
+              (i) =>
+                `('dlv_0held_${String(i).padStart(5, "0")}', '${stuck.wh.id}', '${stuck.accountId}', 'evt_held_${i}', 'workflow.completed', 'pending', ${long}, ${long}, ${long})`,
+            )
+            .join(",")}`,
+        ),
+      );
+    }
+    statements.push(
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', ?, '{}', 1, ?)",
+      ).bind("evt_lost_late", lost.accountId, new Date(long).toISOString(), long),
+      env.DB.prepare(
+        "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES ('dlv_zlost', ?, ?, 'evt_lost_late', 'workflow.completed', 'pending', ?, ?, ?)",
+      ).bind(lost.wh.id, lost.accountId, long, long, long),
+    );
+    await env.DB.batch(statements);
+    await cron(now);
+    expect((await lost.stub.status()).queued).toBe(1);
+    expect((await stuck.stub.status()).queued).toBeGreaterThan(0);
+    expect(await runDurableObjectAlarm(lost.stub)).toBe(true);
+    expect(await lost.r.received()).toHaveLength(1);
+  });
+
+  test("the sweep leaves deliveries that are waiting for a retry alone", async () => {
+    const h = await hook({}, { answers: [{ status: 500 }] });
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const alarm = (await h.stub.status()).alarm;
+    await cron();
+    expect((await h.stub.status()).alarm).toBe(alarm);
+    expect(await h.r.received()).toHaveLength(1);
+  });
+});
+
+test("the queue's SQL status matches the log after a mixed run", async () => {
+  const { h } = await mixed();
+  const rows = await runInDurableObject(h.stub, (_i, s) =>
+    s.storage.sql.exec<{ state: string; attempts: number }>("SELECT state, attempts FROM queue ORDER BY seq").toArray(),
+  );
+  expect(rows).toEqual(Array(5).fill({ state: "done", attempts: 1 }));
+});
