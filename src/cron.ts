@@ -13,7 +13,7 @@ const SWEEP_PER_WEBHOOK = 200;
 const PURGE_ROWS = 5000;
 
 /**
- * The cron trigger: purge logs past retention, and sweep — re-hand overdue pending deliveries of active webhooks to
+ * The cron trigger: purge logs (and events) past retention, and sweep — re-hand overdue pending deliveries of active webhooks to
  * their queues (idempotent there) and make each such queue flush its outbox and re-arm its alarm, so no delivery
  * can be forgotten. The two stages fail independently: a purge error does not stop the sweep.
  */
@@ -35,6 +35,12 @@ async function purge(env: Env, now: number): Promise<number> {
       cutoff,
       PURGE_ROWS,
     ),
+    // Events go with their deliveries (the SPEC is silent; an unbounded event table would fill D1), but never
+    // while a delivery of theirs is still pending: its redelivery is rebuilt from the event.
+    env.DB.prepare(
+      `DELETE FROM events WHERE rowid IN (SELECT e.rowid FROM events e WHERE e.created_at < ?
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') LIMIT ?)`,
+    ).bind(cutoff, PURGE_ROWS),
   ]);
   return results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
 }

@@ -207,7 +207,7 @@ describe("GET /v1/webhooks/{id}/stats", () => {
 });
 
 describe("the cron trigger", () => {
-  test("purges deliveries and attempts past retention, keeping pending ones and recent ones", async () => {
+  test("purges deliveries, attempts and events past retention, keeping pending ones and recent ones", async () => {
     const h = await hook();
     const now = Date.now();
     const old = now - 31 * 86_400_000;
@@ -228,7 +228,15 @@ describe("the cron trigger", () => {
       attempt("dlv_purge_old_failed", old),
       attempt("dlv_purge_recent", now - 86_400_000),
     ]);
+    const event = (id: string, createdAt: number) =>
+      env.DB.prepare(
+        "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', '2026-01-01T00:00:00Z', '{}', 1, ?)",
+      ).bind(id, h.accountId, createdAt);
+    await env.DB.batch([event("evt_dlv_purge_old_delivered", old), event("evt_dlv_purge_old_pending", old), event("evt_dlv_purge_recent", now - 86_400_000)]);
     await cron(now);
+    const events = (await env.DB.prepare("SELECT id FROM events WHERE id LIKE 'evt_dlv_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
+    // An old event goes with its deliveries, unless one of them is still pending (a redelivery is rebuilt from it).
+    expect(events).toEqual(["evt_dlv_purge_old_pending", "evt_dlv_purge_recent"]);
     const left = (await env.DB.prepare("SELECT id FROM deliveries WHERE id LIKE 'dlv_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
     expect(left).toEqual(["dlv_purge_old_pending", "dlv_purge_recent"]);
     const attempts = (await env.DB.prepare("SELECT delivery_id FROM attempts WHERE delivery_id LIKE 'dlv_purge_%'").all<{ delivery_id: string }>()).results;

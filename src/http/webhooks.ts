@@ -179,6 +179,9 @@ webhooks.openapi(
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
     const now = Date.now();
     const deleted: WebhookRow = { ...row, deleted_at: now, active: 0, updated_at: Math.max(now, row.updated_at + 1) };
+    // The queue lets go first: if D1 then fails, the customer's retry of the DELETE finishes the job, whereas a
+    // queue never told would keep sending for a webhook that D1 (and so the sweeper) considers gone.
+    await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
     await c.env.DB.batch([
       saveWebhookStatement(c.env.DB, deleted),
       c.env.DB.prepare("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'").bind(
@@ -186,7 +189,6 @@ webhooks.openapi(
         row.id,
       ),
     ]);
-    await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
     return c.body(null, 204);
   },
 );
@@ -319,12 +321,23 @@ export async function sendTestEvent(
   )
     .bind(deliveryId, row.id, row.account_id, event.id, type, now, now, now)
     .run();
-  const result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), {
-    delivery_id: deliveryId,
-    event_id: event.id,
-    event_type: type,
-    payload: payloadFor(event, row),
-    created_at: now,
-  });
+  let result: TestResult;
+  try {
+    result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), {
+      delivery_id: deliveryId,
+      event_id: event.id,
+      event_type: type,
+      payload: payloadFor(event, row),
+      created_at: now,
+    });
+  } catch (err) {
+    // A test send has no stored event, so the sweeper would never settle it: settle it here.
+    const message = err instanceof Error ? err.message : String(err);
+    console.error("test send failed before reaching the receiver", row.id, message);
+    await c.env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?")
+      .bind("the test could not be sent; try again", Date.now(), deliveryId)
+      .run();
+    throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
+  }
   return { ...result, delivery_id: deliveryId };
 }
