@@ -264,6 +264,7 @@ const INVALID: [name: string, body: Record<string, unknown>, path: string][] = [
   ["batch without max_wait_ms", { batch: { max_size: 10 } }, "batch.max_wait_ms"],
   ["an unknown batch field", { batch: { max_size: 10, max_wait_ms: 10, max_bytes: 1 } }, "batch.max_bytes"],
   ["slack with batching", { format: "slack", batch: { max_size: 10, max_wait_ms: 100 } }, "batch"],
+  ["batching with per-key ordering", { ordering: "key", ordering_key: "data.execution_id", batch: { max_size: 10, max_wait_ms: 100 } }, "batch"],
   ["rate_limit_per_s 0", { rate_limit_per_s: 0 }, "rate_limit_per_s"],
   ["rate_limit_per_s 1001", { rate_limit_per_s: 1001 }, "rate_limit_per_s"],
   ["rate_limit_per_s 1.5", { rate_limit_per_s: 1.5 }, "rate_limit_per_s"],

@@ -99,6 +99,9 @@ function checkWebhook(w: WebhookCheck, ctx: z.RefinementCtx): void {
     ctx.addIssue({ code: "custom", path: ["secret"], message: "must be whsec_ followed by base64 of 24 to 64 bytes" });
   }
   if (w.format === "slack" && w.batch) ctx.addIssue({ code: "custom", path: ["batch"], message: "Slack-formatted webhooks cannot be batched" });
+  // A batch is one line of events in order; per-key lines would each need their own batches.
+  if (w.batch && w.ordering === "key")
+    ctx.addIssue({ code: "custom", path: ["batch"], message: 'cannot be combined with ordering "key"; use "strict" or "none"' });
 }
 
 /** The body of POST /v1/webhooks. */
