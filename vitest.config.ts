@@ -18,6 +18,7 @@ export default defineConfig(async () => {
                   PLATFORM_TOKEN: "test-platform-token-0123456789abcdef",
                   ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
                   ALLOW_PRIVATE_DESTINATIONS: "true",
+                  DASHBOARD_URL: "https://webhooks.test",
                   // Alarms never fire by themselves in tests: each test drives them with runDurableObjectAlarm.
                   ALARM_MIN_DELAY_MS: "86400000",
                 },

@@ -14,6 +14,7 @@ export interface Env {
   DISABLE_AFTER_FAILING_HOURS?: string;
   SECRET_ROTATION_GRACE_HOURS?: string;
   ALARM_MIN_DELAY_MS?: string;
+  DASHBOARD_URL?: string;
 }
 
 const flag = z
@@ -50,6 +51,7 @@ const ConfigSchema = z.object({
   DISABLE_AFTER_FAILING_HOURS: z.coerce.number().min(1).default(120),
   SECRET_ROTATION_GRACE_HOURS: z.coerce.number().min(0).default(24),
   ALARM_MIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  DASHBOARD_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

@@ -270,6 +270,8 @@ describe('format "slack"', () => {
     expect(Array.isArray(body.blocks)).toBe(true);
     expect(body.blocks.length).toBeGreaterThan(0);
     expect(JSON.stringify(body.blocks)).toContain(ev.id);
+    // DASHBOARD_URL is set in vitest.config.ts: the message links to the delivery's page there.
+    expect(JSON.stringify(body.blocks)).toContain(`https://webhooks.test/deliveries/${req.headers["x-broxiai-delivery"]}`);
     expect(req.headers["webhook-id"]).toBe(ev.id);
     expect(() =>
       new StandardWebhook(h.wh.secret).verify(req.body, {

@@ -488,7 +488,7 @@ export class WebhookQueue extends DurableObject<Env> {
     const body = unit.batchId
       ? `{"id":${JSON.stringify(unit.batchId)},"type":"batch","timestamp":${JSON.stringify(new Date(now).toISOString())},"account_id":${JSON.stringify(cfg.account_id)},"data":{"events":[${unit.rows.map((r) => r.payload).join(",")}]}}`
       : cfg.format === "slack"
-        ? JSON.stringify(toSlackMessage(JSON.parse(first.payload)))
+        ? JSON.stringify(toSlackMessage(JSON.parse(first.payload), { dashboardUrl: deliveryPageUrl(config(this.env).DASHBOARD_URL, first.delivery_id) }))
         : first.payload;
     const headers: Record<string, string> = {
       ...cfg.headers,
@@ -761,4 +761,9 @@ function failureReason(sent: SentAttempt): string {
   if (r.error) return r.error;
   if (r.status !== undefined && r.status >= 300 && r.status < 400) return `HTTP ${r.status} (redirects are not followed)`;
   return `HTTP ${r.status}`;
+}
+
+/** The dashboard page of a delivery, for the link in a Slack message; none when DASHBOARD_URL is not set. */
+function deliveryPageUrl(base: string, deliveryId: string): string | undefined {
+  return base ? `${base.replace(/\/+$/, "")}/deliveries/${encodeURIComponent(deliveryId)}` : undefined;
 }
