@@ -4,47 +4,14 @@ import { Webhook as StandardWebhook } from "standardwebhooks";
 import { describe, expect, test } from "vitest";
 import type { QueueItem, WebhookQueue } from "../src/delivery/queue";
 import { catalog } from "../src/events/catalog";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, completed, expectJson } from "./support/api";
+import { deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
 
 // Ordering by key and none, batching, rate limits, Slack format, redaction, ttl, auto-disable, and a queue
 // whose work per alarm stays bounded however long its backlog.
 
-type Hook = Awaited<ReturnType<typeof hook>>;
-
-async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
-  const r = await receiver(script);
-  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
-  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
-  return {
-    accountId,
-    key,
-    r,
-    wh,
-    stub,
-    send: async (data: Record<string, unknown>, type = "workflow.completed") =>
-      expectJson(sendEvent({ type, account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
-  };
-}
-
 async function sql<T extends Record<string, SqlStorageValue>>(h: Hook, query: string, ...args: SqlStorageValue[]): Promise<T[]> {
   return runInDurableObject(h.stub, (_i, state) => state.storage.sql.exec<T>(query, ...args).toArray());
-}
-
-async function runDue(h: Hook) {
-  await sql(h, "UPDATE queue SET next_at = 0 WHERE state = 'queued'");
-  await sql(h, "DELETE FROM meta WHERE key = 'paused_until'");
-  return runDurableObjectAlarm(h.stub);
-}
-
-async function deliveriesOf(h: Hook, query = "") {
-  return (await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries${query}`, { token: h.key }), 200)).data as any[];
-}
-
-async function deliveryOf(h: Hook, eventId: string) {
-  const row = (await deliveriesOf(h, "?limit=200")).find((d) => d.event_id === eventId);
-  expect(row, `a delivery of ${eventId}`).toBeDefined();
-  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
 }
 
 /** The execution id and attempt of each request the receiver got, in arrival order. */

@@ -1,57 +1,13 @@
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import worker from "../src/index";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, completed, expectJson, receiver, sendEvent } from "./support/api";
+import { cron, deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
 
 // What happens around a delivery: D1 failing under it (the outbox), the webhook being paused, deleted or
 // pointed elsewhere between attempts.
 
-type Hook = Awaited<ReturnType<typeof hook>>;
-
-async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
-  const r = await receiver(script);
-  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
-  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
-  let n = 0;
-  return {
-    accountId,
-    key,
-    r,
-    wh,
-    stub,
-    send: async (data: Record<string, unknown> = completed(++n)) =>
-      expectJson(sendEvent({ type: "workflow.completed", account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
-  };
-}
-
-async function runDue(h: Hook) {
-  await runInDurableObject(h.stub, (_i, state) => {
-    state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
-    state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
-  });
-  return runDurableObjectAlarm(h.stub);
-}
-
-async function deliveriesOf(h: Hook) {
-  return (await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries`, { token: h.key }), 200)).data as any[];
-}
-
-async function deliveryOf(h: Hook, eventId: string) {
-  const row = (await deliveriesOf(h)).find((d) => d.event_id === eventId);
-  expect(row, `a delivery of ${eventId}`).toBeDefined();
-  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
-}
-
 const ids = async (h: Hook) => (await h.r.received()).map((r) => JSON.parse(r.body).data.execution_id as string);
-
-/** Runs the cron trigger as Cloudflare would, and waits for it. */
-async function cron(scheduledTime = Date.now()) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime, cron: "*/5 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
-}
 
 /** Takes D1's attempts table away (every log batch touches it, so each fails) until the returned function puts it back. */
 async function breakD1Log(): Promise<() => Promise<void>> {

@@ -1,48 +1,10 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, expectJson, receiver } from "./support/api";
+import { deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
 
 // Ordering, retries, backoff and the receiver's answers, against a real HTTP receiver. Alarms never fire by
 // themselves here: each test makes retries due by rewriting the queue's due times and runs the alarm.
-
-type Hook = Awaited<ReturnType<typeof hook>>;
-
-async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
-  const r = await receiver(script);
-  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
-  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
-  let n = 0;
-  return {
-    accountId,
-    key,
-    r,
-    wh,
-    stub,
-    send: async (data: Record<string, unknown> = completed(++n)) =>
-      expectJson(sendEvent({ type: "workflow.completed", account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
-  };
-}
-
-/** Makes every queued retry (and a 429 pause) due now and runs the alarm once. */
-async function runDue(h: Hook, opts: { keepPause?: boolean } = {}) {
-  await runInDurableObject(h.stub, (_i, state) => {
-    state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
-    if (!opts.keepPause) state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
-  });
-  return runDurableObjectAlarm(h.stub);
-}
-
-async function deliveriesOf(h: Hook, query = "") {
-  return (await expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries${query}`, { token: h.key }), 200)).data as any[];
-}
-
-async function deliveryOf(h: Hook, eventId: string) {
-  const row = (await deliveriesOf(h)).find((d) => d.event_id === eventId);
-  expect(row, `a delivery of ${eventId}`).toBeDefined();
-  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
-}
 
 const ids = async (h: Hook) => (await h.r.received()).map((r) => JSON.parse(r.body).data.execution_id as string);
 

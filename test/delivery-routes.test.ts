@@ -1,55 +1,24 @@
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import worker from "../src/index";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, completed, expectJson, newAccount } from "./support/api";
+import { cron, deliveryOf, type Hook, hook } from "./support/delivery";
 
 // The delivery log's routes (list, read, retry, replay, stats) and the cron trigger (purge, sweep).
 
-type Hook = Awaited<ReturnType<typeof hook>>;
-
-async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
-  const r = await receiver(script);
-  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
-  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
-  let n = 0;
-  return {
-    accountId,
-    key,
-    r,
-    wh,
-    stub,
-    send: async (type = "workflow.completed", data: Record<string, unknown> = completed(++n)) =>
-      expectJson(sendEvent({ type, account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
-  };
-}
-
 async function list(h: Hook, query = "") {
   return expectJson(call("GET", `/v1/webhooks/${h.wh.id}/deliveries${query}`, { token: h.key }), 200);
-}
-
-async function deliveryOf(h: Hook, eventId: string) {
-  const row = (await list(h, "?limit=200")).data.find((d: any) => d.event_id === eventId);
-  expect(row, `a delivery of ${eventId}`).toBeDefined();
-  return expectJson(call("GET", `/v1/deliveries/${row.id}`, { token: h.key }), 200);
-}
-
-async function cron(scheduledTime = Date.now()) {
-  const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime, cron: "*/5 * * * *" }), env, ctx);
-  await waitOnExecutionContext(ctx);
 }
 
 /** Five events in order through a strict, single-attempt webhook: delivered, failed, delivered, failed, delivered. */
 async function mixed() {
   const h = await hook({ retry: { max_attempts: 1 } }, { answers: [{ status: 200 }, { status: 500 }, { status: 200 }, { status: 404 }, { status: 200 }] });
   const events = [
-    await h.send("workflow.completed"),
-    await h.send("workflow.started"),
-    await h.send("workflow.completed"),
-    await h.send("workflow.started"),
-    await h.send("workflow.completed"),
+    await h.send(undefined, "workflow.completed"),
+    await h.send(undefined, "workflow.started"),
+    await h.send(undefined, "workflow.completed"),
+    await h.send(undefined, "workflow.started"),
+    await h.send(undefined, "workflow.completed"),
   ];
   await runDurableObjectAlarm(h.stub);
   return { h, events };

@@ -1,41 +1,13 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { describe, expect, test } from "vitest";
 import type { QueueConfig } from "../src/webhooks/store";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, completed, expectJson, sendEvent } from "./support/api";
+import { hook, runDue } from "./support/delivery";
 
 // What a receiver sees: every request is signed as Standard Webhooks says, verifiable with the libraries
 // receivers actually use, through retries and secret rotations.
-
-type Hook = Awaited<ReturnType<typeof hook>>;
-
-async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
-  const r = await receiver(script);
-  const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
-  const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
-  let n = 0;
-  return {
-    accountId,
-    key,
-    r,
-    wh,
-    stub,
-    send: async (data: Record<string, unknown> = completed(++n)) =>
-      expectJson(sendEvent({ type: "workflow.completed", account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
-  };
-}
-
-/** Makes every queued retry due now and runs the alarm once. */
-async function runDue(h: Hook) {
-  await runInDurableObject(h.stub, (_i, state) => {
-    state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
-    state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
-  });
-  return runDurableObjectAlarm(h.stub);
-}
 
 const headersOf = (req: { headers: Record<string, string> }) => ({
   "webhook-id": req.headers["webhook-id"],
