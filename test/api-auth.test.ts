@@ -2,21 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { buildApp } from "../src/http/app";
-import { call, expectJson, newAccount } from "./support/api";
+import { call, expectJson, expectProblemResponse as expectProblem, newAccount } from "./support/api";
 
 const PLATFORM_TOKEN = env.PLATFORM_TOKEN;
-
-/** Asserts an RFC 9457 problem answer and returns its body. */
-async function expectProblem(res: Response | Promise<Response>, status: number) {
-  const r = await res;
-  const text = await r.text();
-  expect(r.status, text).toBe(status);
-  expect(r.headers.get("content-type")).toBe("application/problem+json");
-  const body = JSON.parse(text);
-  expect(body).toMatchObject({ type: expect.stringMatching(/^https:\/\//), title: expect.any(String), status, detail: expect.any(String) });
-  expect(body.detail.length).toBeGreaterThan(0);
-  return { body, headers: r.headers };
-}
 
 async function count(sql: string, ...args: unknown[]): Promise<number> {
   const row = await env.DB.prepare(sql)

@@ -1,21 +1,9 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { call, completed, expectJson, expectProblem, newAccount, receiver, sendEvent } from "./support/api";
 
 const PLATFORM_TOKEN = env.PLATFORM_TOKEN;
-
-/** Asserts an RFC 9457 problem answer and returns its body. */
-async function expectProblem(res: Response | Promise<Response>, status: number) {
-  const r = await res;
-  const text = await r.text();
-  expect(r.status, text).toBe(status);
-  expect(r.headers.get("content-type")).toBe("application/problem+json");
-  const body = JSON.parse(text);
-  expect(body).toMatchObject({ type: expect.stringMatching(/^https:\/\//), title: expect.any(String), status, detail: expect.any(String) });
-  expect(body.detail.length).toBeGreaterThan(0);
-  return body;
-}
 
 /** Asserts a problem document (in a batch answer too) that names `path` among its field errors. */
 function expectNamed(problem: { status: number; errors?: { path: string }[]; detail: string }, path: string) {

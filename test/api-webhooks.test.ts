@@ -2,19 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { buildApp } from "../src/http/app";
-import { call, expectJson, newAccount, receiver } from "./support/api";
-
-/** Asserts an RFC 9457 problem answer and returns its body. */
-async function expectProblem(res: Response | Promise<Response>, status: number) {
-  const r = await res;
-  const text = await r.text();
-  expect(r.status, text).toBe(status);
-  expect(r.headers.get("content-type")).toBe("application/problem+json");
-  const body = JSON.parse(text);
-  expect(body).toMatchObject({ type: expect.stringMatching(/^https:\/\//), title: expect.any(String), status, detail: expect.any(String) });
-  expect(body.detail.length).toBeGreaterThan(0);
-  return body;
-}
+import { call, expectJson, expectProblem, newAccount, receiver } from "./support/api";
 
 /** Asserts a 422 that names `path` among its field errors, and in its detail. */
 async function expectInvalid(res: Response | Promise<Response>, path: string) {

@@ -166,31 +166,14 @@ export class WebhookQueue extends DurableObject<Env> {
    * Returns once the rows are durable in this object's storage.
    */
   async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
-    const current = this.#config();
-    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
-    const c = this.#config()!;
+    const c = await this.#adopt(cfg);
     if (c.deleted) return { accepted: 0 };
     let accepted = 0;
     for (const item of items) {
       // Looked up first rather than left to ON CONFLICT: a conflicting INSERT still uses up an AUTOINCREMENT
       // number, and every repeated hand-off would then show the receiver a gap in x-broxiai-sequence.
       if (this.#sql.exec("SELECT 1 FROM queue WHERE delivery_id = ?", item.delivery_id).toArray().length > 0) continue;
-      const expires = c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
-      const { order_key } = this.#sql
-        .exec<{ order_key: string }>(
-          `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at)
-           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) RETURNING order_key`,
-          item.delivery_id,
-          item.event_id,
-          item.event_type,
-          item.payload,
-          ...orderKeyArgs(c),
-          item.created_at,
-          item.created_at,
-          expires,
-        )
-        .one();
-      this.#rehead(order_key);
+      this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
       accepted++;
     }
     await this.#arm();
@@ -202,9 +185,7 @@ export class WebhookQueue extends DurableObject<Env> {
    * again keeping its sequence number, so the receiver can tell it is the same event.
    */
   async redeliver(cfg: QueueConfig, items: QueueItem[]): Promise<{ requeued: number }> {
-    const current = this.#config();
-    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
-    const c = this.#config()!;
+    const c = await this.#adopt(cfg);
     if (c.deleted) return { requeued: 0 };
     const now = Date.now();
     let requeued = 0;
@@ -227,21 +208,7 @@ export class WebhookQueue extends DurableObject<Env> {
         this.#rehead(existing.order_key);
         this.#rehead(order_key);
       } else {
-        const { order_key } = this.#sql
-          .exec<{ order_key: string }>(
-            `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, attempts)
-           VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?) RETURNING order_key`,
-            item.delivery_id,
-            item.event_id,
-            item.event_type,
-            item.payload,
-            ...orderKeyArgs(c),
-            now,
-            item.created_at,
-            item.attempt_count ?? 0,
-          )
-          .one();
-        this.#rehead(order_key);
+        this.#insert(c, item, { nextAt: now, expiresAt: null, attempts: item.attempt_count ?? 0 });
       }
       this.#log([{ sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?", params: [now, now, item.delivery_id] }]);
       requeued++;
@@ -253,9 +220,7 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /** Sends one event now, outside the queue, and answers what the receiver said (the test route). Logged too. */
   async sendTest(cfg: QueueConfig, item: QueueItem): Promise<TestResult> {
-    const current = this.#config();
-    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
-    const c = this.#config()!;
+    const c = await this.#adopt(cfg);
     const row: Row = { ...item, seq: 0, order_key: "", attempts: 0, next_at: Date.now(), expires_at: null, batch_id: null };
     const sent = await this.#send(c, { rows: [row], batchId: null });
     const ok = sent.sent.result.status !== undefined && sent.sent.result.status >= 200 && sent.sent.result.status < 300;
@@ -315,6 +280,33 @@ export class WebhookQueue extends DurableObject<Env> {
     // What the run settled without sending (expiries) reaches D1 now, not with the next send.
     if (logging) await this.#flushLog();
     await this.#arm(true);
+  }
+
+  /** Takes a configuration handed along with work if it is newer than ours (self-healing if a configure was lost). */
+  async #adopt(cfg: QueueConfig): Promise<QueueConfig> {
+    const current = this.#config();
+    if (!current || current.updated_at < cfg.updated_at) await this.configure(cfg);
+    return this.#config()!;
+  }
+
+  /** Adds a delivery at the end of the queue (its sequence number is the row's) and keeps its key's head flag right. */
+  #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): void {
+    const { order_key } = this.#sql
+      .exec<{ order_key: string }>(
+        `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
+         VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?, ?) RETURNING order_key`,
+        item.delivery_id,
+        item.event_id,
+        item.event_type,
+        item.payload,
+        ...orderKeyArgs(c),
+        at.nextAt,
+        item.created_at,
+        at.expiresAt,
+        at.attempts,
+      )
+      .one();
+    this.#rehead(order_key);
   }
 
   #config(): QueueConfig | null {

@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 
 export const PLATFORM = { authorization: `Bearer ${env.PLATFORM_TOKEN}` };
 
@@ -58,3 +58,20 @@ export const completed = (n: number, extra: Record<string, unknown> = {}) => ({
   started_at: "2026-11-27T08:59:00.000Z",
   ...extra,
 });
+
+/** Asserts an RFC 9457 problem answer and returns its body and headers. */
+export async function expectProblemResponse(res: Response | Promise<Response>, status: number) {
+  const r = await res;
+  const text = await r.text();
+  expect(r.status, text).toBe(status);
+  expect(r.headers.get("content-type")).toBe("application/problem+json");
+  const body = JSON.parse(text);
+  expect(body).toMatchObject({ type: expect.stringMatching(/^https:\/\//), title: expect.any(String), status, detail: expect.any(String) });
+  expect(body.detail.length).toBeGreaterThan(0);
+  return { body, headers: r.headers };
+}
+
+/** Asserts an RFC 9457 problem answer and returns its body. */
+export async function expectProblem(res: Response | Promise<Response>, status: number) {
+  return (await expectProblemResponse(res, status)).body;
+}
