@@ -8,7 +8,7 @@ import { requireAccount, requirePlatform } from "./auth";
 import { deliveries } from "./deliveries";
 import { docsPage } from "./docs";
 import { events } from "./events";
-import { onError, ProblemError, problemResponse, zodFieldErrors } from "./problem";
+import { onError, problemResponse, validationProblem } from "./problem";
 import { webhooks } from "./webhooks";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -28,8 +28,7 @@ export function buildApp() {
     // Every validation failure, wherever it comes from, is a 422 problem naming the fields.
     defaultHook: (result) => {
       if (!result.success) {
-        const errs = zodFieldErrors(result.error.issues);
-        throw new ProblemError(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
+        throw validationProblem(result.error.issues);
       }
     },
   });

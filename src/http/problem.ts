@@ -60,6 +60,12 @@ export function invalid(path: string, message: string): ProblemError {
   return new ProblemError(422, `${path}: ${message}`, { errors: [{ path, message }] });
 }
 
+/** A 422 naming every field a zod validation refused. */
+export function validationProblem(issues: readonly { path: readonly PropertyKey[]; message: string }[]): ProblemError {
+  const errors = zodFieldErrors(issues);
+  return new ProblemError(422, errors.map((e) => `${e.path}: ${e.message}`).join("; "), { errors });
+}
+
 /** 404 for ids that do not exist *or* belong to another account — the two must be indistinguishable. */
 export function notFound(what: string, id: string): ProblemError {
   return new ProblemError(404, `No ${what} with id ${id} in this account.`);

@@ -14,7 +14,7 @@ import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
-import { invalid, notFound, ProblemError, zodFieldErrors } from "./problem";
+import { invalid, notFound, ProblemError, validationProblem } from "./problem";
 
 /** Webhooks: create, list, read, change, delete, rotate, test. */
 export const webhooks = new OpenAPIHono<AppEnv>();
@@ -147,8 +147,7 @@ webhooks.openapi(
     } as WebhookSettings;
     const checked = WebhookCheckSchema.safeParse(merged);
     if (!checked.success) {
-      const errs = zodFieldErrors(checked.error.issues);
-      throw new ProblemError(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
+      throw validationProblem(checked.error.issues);
     }
     if (patch.url !== undefined) checkUrl(c, patch.url);
     const now = Date.now();
@@ -193,6 +192,20 @@ webhooks.openapi(
   },
 );
 
+const RotateBody = z
+  .object({
+    secret: z.string().optional().openapi({ description: "whsec_… to use your own (hmac only)" }),
+    signing: z.enum(["hmac", "ed25519"]).optional().openapi({ description: "switch scheme; that is a rotation too" }),
+    grace_period_s: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86400)
+      .optional()
+      .openapi({ description: "how long the previous key keeps signing (default SECRET_ROTATION_GRACE_HOURS)" }),
+  })
+  .strict();
+
 webhooks.openapi(
   createRoute({
     method: "post",
@@ -206,20 +219,7 @@ webhooks.openapi(
       params: WebhookParam,
       body: {
         required: false,
-        ...json(
-          z
-            .object({
-              secret: z.string().optional(),
-              signing: z.enum(["hmac", "ed25519"]).optional(),
-              grace_period_s: z
-                .number()
-                .int()
-                .min(0)
-                .max(7 * 86400)
-                .optional(),
-            })
-            .strict(),
-        ),
+        ...json(RotateBody),
       },
     },
     responses: { 200: json(WithSecret, "The webhook with its new secret or public key"), ...errors },
@@ -227,22 +227,9 @@ webhooks.openapi(
   async (c) => {
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
     const body = (await c.req.json().catch(() => ({}))) as { secret?: string; signing?: "hmac" | "ed25519"; grace_period_s?: number };
-    const parsed = z
-      .object({
-        secret: z.string().optional(),
-        signing: z.enum(["hmac", "ed25519"]).optional(),
-        grace_period_s: z
-          .number()
-          .int()
-          .min(0)
-          .max(7 * 86400)
-          .optional(),
-      })
-      .strict()
-      .safeParse(body ?? {});
+    const parsed = RotateBody.safeParse(body ?? {});
     if (!parsed.success) {
-      const errs = zodFieldErrors(parsed.error.issues);
-      throw new ProblemError(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
+      throw validationProblem(parsed.error.issues);
     }
     const signing = parsed.data.signing ?? row.signing;
     if (parsed.data.secret !== undefined) {
