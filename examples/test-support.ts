@@ -1,20 +1,10 @@
 // Shared by the examples' tests (not by the examples themselves, which stand alone): start a receiver as a
 // reader of its README would, and send it deliveries signed by the service's own signer.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { type SigningKey, signatureHeader } from "../src/signing";
+import { freePort } from "../test/support/dev-server";
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface Receiver {
   url: string;
