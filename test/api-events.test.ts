@@ -2,6 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { call, completed, expectJson, expectProblem, newAccount, receiver, sendEvent } from "./support/api";
+import { SPEC_EVENT_TYPES } from "./support/spec-types";
 
 const PLATFORM_TOKEN = env.PLATFORM_TOKEN;
 
@@ -462,24 +463,7 @@ describe("the event log", () => {
   });
 });
 
-const SPEC_TYPES = [
-  "workflow.started",
-  "workflow.completed",
-  "workflow.failed",
-  "workflow.timeout",
-  "workflow.cancelled",
-  "component.started",
-  "component.completed",
-  "component.failed",
-  "component.timeout",
-  "user.message.received",
-  "user.session.started",
-  "user.session.ended",
-  "api.quota.warning",
-  "api.quota.exceeded",
-  "system.maintenance",
-  "webhook.test",
-];
+const SPEC_TYPES = [...SPEC_EVENT_TYPES, "webhook.test"];
 
 describe("public documents", () => {
   test("GET /v1/event-types lists every type with a JSON Schema, no token needed", async () => {

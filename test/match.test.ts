@@ -1,24 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { matchesEventType, patternError, TEST_EVENT_TYPE } from "../src/webhooks/match";
+import { SPEC_EVENT_TYPES } from "./support/spec-types";
 
-const KNOWN = [
-  "workflow.started",
-  "workflow.completed",
-  "workflow.failed",
-  "workflow.timeout",
-  "workflow.cancelled",
-  "component.started",
-  "component.completed",
-  "component.failed",
-  "component.timeout",
-  "user.message.received",
-  "user.session.started",
-  "user.session.ended",
-  "api.quota.warning",
-  "api.quota.exceeded",
-  "system.maintenance",
-];
+const KNOWN: readonly string[] = SPEC_EVENT_TYPES;
 
 describe("matchesEventType", () => {
   test.each<[string[], string, boolean]>([

@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type DevServer, startDevServer } from "../support/dev-server";
+import { expect, test } from "vitest";
 import { completedData, createWebhook, FAST_RETRY, ingestUntilAccepted, newAccount, sleep, tally, waitFor } from "../support/e2e-kit";
-import { Sink } from "../support/sink";
 import { haveSqliteShell, lockD1 } from "../support/sqlite-lock";
-import { deliveryDetail, ingestInOrder, record, saveServerLog, settled } from "./kit";
+import { deliveryDetail, ingestInOrder, record, serverAndSink, settled } from "./kit";
 
 // D1 made unavailable from outside while `wrangler dev` runs: a sqlite3 shell holds the EXCLUSIVE lock on the
 // local D1 file, so every query fails with SQLITE_BUSY (D1_ERROR). Ingest must answer a clear 503 and store
@@ -11,20 +9,10 @@ import { deliveryDetail, ingestInOrder, record, saveServerLog, settled } from ".
 // from the queues' outboxes once D1 is back.
 
 const FILE = "d1-outage";
-let server: DevServer;
-let sink: Sink;
-
-beforeAll(async () => {
-  [server, sink] = await Promise.all([startDevServer(), Sink.start()]);
-});
-afterAll(async () => {
-  saveServerLog(FILE, server);
-  await server?.stop("SIGKILL");
-  server?.cleanup();
-  await sink?.down();
-});
+const scenario = serverAndSink(FILE);
 
 test.skipIf(!haveSqliteShell())("D1 locked for 8 s: ingest answers 503 and stores nothing, queues keep delivering, the log catches up", async () => {
+  const { server, sink } = scenario;
   const account = await newAccount(server, "d1-outage");
   const url = sink.path("outage", () => ({ status: 200, delayMs: 120 }));
   const webhook = await createWebhook(server, account.key, { url, events: ["workflow.completed"], retry: FAST_RETRY, timeout_ms: 2000 });
@@ -113,6 +101,7 @@ test.skipIf(!haveSqliteShell())("D1 locked for 8 s: ingest answers 503 and store
 });
 
 test.skipIf(!haveSqliteShell())("D1 flapping (locked 1 s of every 2 s) under a steady stream: every event stored once and delivered once", async () => {
+  const { server, sink } = scenario;
   const account = await newAccount(server, "d1-flap");
   const url = sink.path("d1flap", () => ({ status: 200 }));
   const webhook = await createWebhook(server, account.key, { url, events: ["workflow.completed"], retry: FAST_RETRY });

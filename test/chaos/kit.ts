@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DevServer } from "../support/dev-server";
+import { afterAll, beforeAll } from "vitest";
+import { type DevServer, startDevServer } from "../support/dev-server";
 import { completedData, expectStatus, listAll, waitFor } from "../support/e2e-kit";
+import { Sink } from "../support/sink";
 
 /** One scenario's counts, as docs/RELIABILITY.md reports them. */
 export interface ScenarioResult {
@@ -89,4 +91,22 @@ export async function settled(server: DevServer, key: string, webhookId: string,
 /** One delivery with its attempts. */
 export function deliveryDetail(server: DevServer, key: string, id: string): Promise<any> {
   return expectStatus(server.fetch(`/v1/deliveries/${id}`, { bearer: key }), 200);
+}
+
+/**
+ * A dev server and a sink for one chaos file: started before its tests, stopped after them (SIGKILL, state
+ * deleted) with the server's log saved under the file's name.
+ */
+export function serverAndSink(file: string): { server: DevServer; sink: Sink } {
+  const scenario = {} as { server: DevServer; sink: Sink };
+  beforeAll(async () => {
+    [scenario.server, scenario.sink] = await Promise.all([startDevServer(), Sink.start()]);
+  });
+  afterAll(async () => {
+    saveServerLog(file, scenario.server);
+    await scenario.server?.stop("SIGKILL");
+    scenario.server?.cleanup();
+    await scenario.sink?.down();
+  });
+  return scenario;
 }

@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type DevServer, startDevServer } from "../support/dev-server";
+import { expect, test } from "vitest";
 import { completedData, createWebhook, FAST_RETRY, listAll, newAccount, sleep, tally, waitFor } from "../support/e2e-kit";
-import { Sink } from "../support/sink";
-import { record, saveServerLog } from "./kit";
+import { record, serverAndSink } from "./kit";
 
 // 50 platform clients ingesting at once for a bounded time (CHAOS_LOAD_SECONDS, default 30) into 5 accounts: single
 // events, batches of 5, and repeats of ids already sent. No 5xx; every id answered 202 stored exactly once in D1,
@@ -13,20 +11,10 @@ const CLIENTS = 50;
 const ACCOUNTS = 5;
 const SECONDS = Number(process.env.CHAOS_LOAD_SECONDS ?? 30);
 
-let server: DevServer;
-let sink: Sink;
-
-beforeAll(async () => {
-  [server, sink] = await Promise.all([startDevServer(), Sink.start()]);
-});
-afterAll(async () => {
-  saveServerLog(FILE, server);
-  await server?.stop("SIGKILL");
-  server?.cleanup();
-  await sink?.down();
-});
+const scenario = serverAndSink(FILE);
 
 test(`${CLIENTS} concurrent ingest clients for ${SECONDS} s: no 5xx, no event lost or stored twice`, async () => {
+  const { server, sink } = scenario;
   const accounts: { id: string; key: string; webhookId: string; path: string }[] = [];
   for (let a = 0; a < ACCOUNTS; a++) {
     const account = await newAccount(server, `load-${a}`);

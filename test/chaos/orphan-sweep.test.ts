@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type DevServer, startDevServer } from "../support/dev-server";
+import { expect, test } from "vitest";
 import { completedData, createWebhook, expectStatus, FAST_RETRY, newAccount, sleep, tally, triggerCron, waitFor } from "../support/e2e-kit";
-import { Sink } from "../support/sink";
 import { haveSqliteShell, lockSqlite, queueObjectFiles } from "../support/sqlite-lock";
-import { deliveriesOf, record, saveServerLog, settled } from "./kit";
+import { deliveriesOf, record, serverAndSink, settled } from "./kit";
 
 // An orphan: an event stored in D1 whose hand-off to the webhook's queue failed, and whose sender never tried
 // again. The queue's own storage is locked from outside (SQLite EXCLUSIVE on its file) while the event is
@@ -13,20 +11,10 @@ import { deliveriesOf, record, saveServerLog, settled } from "./kit";
 const FILE = "orphan-sweep";
 /** src/cron.ts SWEEP_AFTER_MS: the sweeper only re-hands deliveries overdue by this long. */
 const SWEEP_AFTER_MS = 2 * 60_000;
-let server: DevServer;
-let sink: Sink;
-
-beforeAll(async () => {
-  [server, sink] = await Promise.all([startDevServer(), Sink.start()]);
-});
-afterAll(async () => {
-  saveServerLog(FILE, server);
-  await server?.stop("SIGKILL");
-  server?.cleanup();
-  await sink?.down();
-});
+const scenario = serverAndSink(FILE);
 
 test.skipIf(!haveSqliteShell())("a hand-off lost after the D1 commit is delivered by the cron sweeper", async () => {
+  const { server, sink } = scenario;
   const account = await newAccount(server, "orphan");
   const webhook = await createWebhook(server, account.key, { url: sink.path("orphan"), events: ["workflow.completed"], retry: FAST_RETRY });
   const ingest = (id: string, n: number) =>
