@@ -19,6 +19,8 @@ export interface QueueItem {
   created_at: number;
   /** Attempts already made (a redelivery continues the numbering, so every attempt keeps its own log record). */
   attempt_count?: number;
+  /** The x-broxiai-sequence it was first sent with: a redelivery of a finished delivery goes out under it again. */
+  sequence?: number;
 }
 
 /** The answer to a synchronous test send. */
@@ -50,38 +52,55 @@ interface Unit {
   batchId: string | null;
 }
 
+/** Deliveries the receiver took whose log is not in D1 yet: their rows stay (and are not sent) until it is. */
+interface Sent {
+  seqs: number[];
+  statements: LogStatement[];
+  size: number;
+}
+
 export const VERSION = "0.1.0";
 export const USER_AGENT = `BroxiAI-Webhooks/${VERSION}`;
 /** Workers allow six simultaneous outbound connections per invocation; more would only queue inside the runtime. */
 const MAX_CONCURRENCY = 6;
-/** One alarm run sends for at most this long, then re-arms itself, so a huge backlog never pins one invocation. */
+/** One run sends for at most this long, then re-arms the alarm, so a huge backlog never pins one invocation. */
 const RUN_BUDGET_MS = 25_000;
 /**
  * …and makes at most about this many subrequests (sends and D1 batches): an invocation may make 1,000 on older
  * paid plans (10,000 today), and a run that hit the limit would throw in the middle of a wave.
  */
 const RUN_SUBREQUESTS = 900;
-/** During an alarm run the outbox is written to D1 once it holds this many entries, or this often. */
+/** During a run the log is written to D1 once this many deliveries wait for it, or this often. */
 const LOG_FLUSH_ROWS = 20;
 const LOG_FLUSH_MS = 1000;
 /** When D1 refuses the log, the outbox is retried after this long. */
 const OUTBOX_RETRY_MS = 15_000;
-/** Rows settled (expired, pruned) per statement, so one alarm run never holds a huge result in memory. */
+/**
+ * A run started by a hand-off (not by the alarm) that finds more than one wave of work sets the alarm this far
+ * ahead, so a process that dies mid-backlog resumes by itself; a run that outlives it is not disturbed.
+ */
+const BACKSTOP_MS = 30_000;
+/** Rows settled (expired) per statement, so one run never holds a huge result in memory. */
 const PAGE = 500;
 /** Request bodies are logged up to this size (a batch's body is logged once per delivery, so it gets a share of it). */
 export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
 /** D1 log batches and outbox rows are cut to about this many characters: a DO SQLite row stops at 2 MB. */
 const LOG_CHUNK_CHARS = 1_000_000;
 
+/**
+ * The queue holds only deliveries still to be made (and, for a moment, ones sent whose log has not reached D1).
+ * Strict ordering — the default — reads it in `seq` order and writes no index at all: a delivery costs its insert
+ * (plus AUTOINCREMENT's counter) and its delete. Key and none ordering keep a `head` flag per line, in partial indexes
+ * that strict rows (order key '') never enter; ttl and batches have partial indexes of their own.
+ */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  delivery_id TEXT NOT NULL UNIQUE,
+  delivery_id TEXT NOT NULL,
   event_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
   payload TEXT NOT NULL,
   order_key TEXT NOT NULL DEFAULT '',
-  state TEXT NOT NULL DEFAULT 'queued',
   attempts INTEGER NOT NULL DEFAULT 0,
   next_at INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
@@ -89,35 +108,71 @@ CREATE TABLE IF NOT EXISTS queue (
   batch_id TEXT,
   head INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS queue_heads ON queue(state, order_key, seq);
-CREATE INDEX IF NOT EXISTS queue_due ON queue(state, next_at);
-CREATE INDEX IF NOT EXISTS queue_line ON queue(state, seq);
-CREATE INDEX IF NOT EXISTS queue_expiry ON queue(state, expires_at);
+CREATE INDEX IF NOT EXISTS queue_line ON queue(order_key, seq) WHERE order_key <> '';
+CREATE INDEX IF NOT EXISTS queue_ready ON queue(next_at, seq) WHERE head = 1;
+CREATE INDEX IF NOT EXISTS queue_expiry ON queue(expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS queue_batch ON queue(batch_id) WHERE batch_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, statements TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
-// The heads of the lines, so key ordering finds its sendable rows without grouping the whole queue. Created after
-// the column exists: objects made before it get it added (and filled in) by the constructor.
-const HEAD_INDEXES = `
-CREATE INDEX IF NOT EXISTS queue_ready ON queue(next_at, seq) WHERE state = 'queued' AND head = 1;
-CREATE INDEX IF NOT EXISTS queue_head_of ON queue(order_key) WHERE state = 'queued' AND head = 1;
-`;
+/**
+ * Brings a queue stored by an earlier version up to the current schema. Version 1 kept finished rows (state 'done')
+ * and indexed every row four ways; version 2 kept the same table with a head flag added later. The queued rows are
+ * copied, keeping their sequence numbers, and the AUTOINCREMENT counter keeps its place, so no number is used twice.
+ */
+export function upgradeQueueSchema(sql: SqlStorage): void {
+  const old = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'").toArray()[0];
+  if (!old || !/\bstate\b/.test(old.sql)) return;
+  const hasHead = /\bhead\b/.test(old.sql);
+  // Keys of key ordering now carry a prefix (an event without the key used to share strict's '').
+  const cfg = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'").toArray()[0];
+  const keyed = cfg ? (JSON.parse(cfg.value) as QueueConfig).ordering === "key" : false;
+  const last = sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
+  for (const index of ["queue_heads", "queue_due", "queue_line", "queue_expiry", "queue_batch", "queue_ready", "queue_head_of"]) {
+    sql.exec(`DROP INDEX IF EXISTS ${index}`);
+  }
+  sql.exec("ALTER TABLE queue RENAME TO queue_v1");
+  sql.exec(SCHEMA);
+  if (last !== null) {
+    // A placeholder at the old last number moves the counter there, then goes.
+    sql.exec("INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (?, '', '', '', '', 0, 0)", last);
+    sql.exec("DELETE FROM queue WHERE seq = ?", last);
+  }
+  sql.exec(
+    `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, attempts, next_at, created_at, expires_at, batch_id, head)
+     SELECT seq, delivery_id, event_id, event_type, payload, ${keyed ? "'k:' || order_key" : "order_key"}, attempts, next_at, created_at, expires_at, batch_id,
+       ${hasHead ? "head" : "0"}
+     FROM queue_v1 WHERE state = 'queued'`,
+  );
+  sql.exec("DROP TABLE queue_v1");
+  recomputeHeads(sql);
+}
+
+/** Sets every head from scratch: the lowest sequence of each keyed line (strict rows, key '', have none). */
+function recomputeHeads(sql: SqlStorage): void {
+  // Only rows whose flag changes are written, so a queue that is already right costs reads only.
+  sql.exec("UPDATE queue SET head = 0 WHERE head = 1 AND (order_key = '' OR seq NOT IN (SELECT min(seq) FROM queue WHERE order_key <> '' GROUP BY order_key))");
+  sql.exec("UPDATE queue SET head = 1 WHERE head = 0 AND seq IN (SELECT min(seq) FROM queue WHERE order_key <> '' GROUP BY order_key)");
+}
 
 /**
  * One webhook's delivery queue. It is the only code that talks to receivers.
  *
- * Ordering: every queued delivery has an `order_key`; a delivery is sent only when it is the lowest sequence of
- * its key (its line's `head`, a flag kept up to date on every insert and settle). `strict` gives every row the same
- * key (one line), `key` the value at `ordering_key` (one line per value), `none` a random key per row (no line at
- * all). Due times live in SQLite and the alarm is always set to the earliest head, so nothing depends on memory
- * surviving an eviction.
+ * Sending: a hand-off (`enqueue`) that finds the webhook idle sends at once, in the same invocation; the alarm is
+ * for retries, waits (batches, pauses, rate limits) and long backlogs. Tests set ALARM_MIN_DELAY_MS and drive every
+ * send through the alarm instead.
  *
- * Logging: every D1 statement an attempt needs is written to the object's outbox together with the state change it
- * records (one storage commit), and the outbox is flushed to D1 after each wave of sends. If D1 fails, or the
- * process dies before the flush, the statements wait there, in order, for a later alarm or the cron sweep.
- * Delivery never waits on D1.
+ * Ordering: every queued delivery has an `order_key`; `strict` gives every row '' and sends the lowest sequence;
+ * `key` gives the value at `ordering_key`, and a row is sent only when it is its line's `head` (a flag kept on the
+ * lowest unsent sequence of each key); `none` a random key per row (every row its own line). Due times live in
+ * SQLite and the alarm is always set to the earliest one, so nothing depends on memory surviving an eviction.
+ *
+ * Logging: a delivery the receiver took stays in the queue, marked sent in memory, until its log is in D1; then
+ * the row is deleted. If the process dies first the row is still there and is sent again (at least once; the
+ * receiver deduplicates on webhook-id), so no delivery goes unlogged. Every other outcome (a failure, a retry,
+ * an expiry) is written to the object's outbox together with the state change it records, and reaches D1 from
+ * there, in order, whenever D1 takes it. Delivery never waits on D1.
  */
 export class WebhookQueue extends DurableObject<Env> {
   #sql: SqlStorage;
@@ -126,17 +181,19 @@ export class WebhookQueue extends DurableObject<Env> {
   #tokens = 0;
   #tokensAt = 0;
   #outboxCount = 0;
+  #sent: Sent[] = [];
+  #sentSeqs = new Set<number>();
+  #running: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.#sql = ctx.storage.sql;
     ctx.blockConcurrencyWhile(async () => {
+      upgradeQueueSchema(this.#sql);
       this.#sql.exec(SCHEMA);
-      if (this.#sql.exec("SELECT 1 FROM pragma_table_info('queue') WHERE name = 'head'").toArray().length === 0) {
-        this.#sql.exec("ALTER TABLE queue ADD COLUMN head INTEGER NOT NULL DEFAULT 0");
-        this.#recomputeHeads();
-      }
-      this.#sql.exec(HEAD_INDEXES);
+      // Heads moved past sent rows in memory; if the process died before their log reached D1, those rows are still
+      // here, unsent as far as storage knows, and must lead their lines again.
+      recomputeHeads(this.#sql);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     });
   }
@@ -145,79 +202,81 @@ export class WebhookQueue extends DurableObject<Env> {
   async configure(cfg: QueueConfig): Promise<void> {
     const previous = this.#config();
     if (previous && previous.updated_at > cfg.updated_at) return;
+    await this.#flushLog();
     this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(cfg));
     this.#cfg = cfg;
     if (cfg.deleted) {
       // The route marks the D1 rows cancelled in the same request; here the queue lets go of them. The alarm
       // stays only if the outbox still holds log entries: those attempts happened and must reach D1.
-      this.#sql.exec("DELETE FROM queue WHERE state = 'queued'");
-      await this.#arm(true);
+      this.#sql.exec("DELETE FROM queue");
+      await this.#arm({ force: true, clear: true });
       return;
     }
     if (!previous || previous.ordering !== cfg.ordering || previous.ordering_key !== cfg.ordering_key) {
-      this.#sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)} WHERE state = 'queued'`, ...orderKeyArgs(cfg));
-      this.#recomputeHeads();
+      this.#sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)}`, ...orderKeyArgs(cfg));
+      recomputeHeads(this.#sql);
     }
     if (cfg.active && previous && !previous.active) this.#sql.exec("DELETE FROM meta WHERE key = 'failing_since'");
-    // Going inactive drops an alarm that would only find nothing to send.
-    await this.#arm(!cfg.active);
+    // Going inactive drops an alarm that would only find nothing to send; coming back sends what was held.
+    if (cfg.active && previous && !previous.active && this.#sendsAtOnce()) this.#kick();
+    else await this.#arm({ force: !cfg.active, clear: !cfg.active });
   }
 
   /**
    * Accepts deliveries. Idempotent on delivery id: a repeated hand-off (the platform re-sending an event, or the
-   * sweeper re-enqueueing what D1 still shows pending) changes nothing for a delivery already known here.
-   * Returns once the rows are durable in this object's storage.
+   * sweeper re-enqueueing what D1 still shows pending) changes nothing for a delivery still queued here.
+   * Returns once the rows are durable in this object's storage; an idle webhook starts sending them at once.
    */
   async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { accepted: 0 };
+    // Looked up first rather than left to a unique index: the queue is small (it holds only what is still to be
+    // sent), and an index would cost a row written on every insert and delete. Sweeps hand off up to 200 at once.
+    const known = new Set<string>();
+    for (let i = 0; i < items.length; i += 90) {
+      const ids = items.slice(i, i + 90).map((it) => it.delivery_id);
+      for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${ids.map(() => "?").join(",")})`, ...ids)) {
+        known.add(r.delivery_id);
+      }
+    }
     let accepted = 0;
     for (const item of items) {
-      // Looked up first rather than left to ON CONFLICT: a conflicting INSERT still uses up an AUTOINCREMENT
-      // number, and every repeated hand-off would then show the receiver a gap in x-broxiai-sequence.
-      if (this.#sql.exec("SELECT 1 FROM queue WHERE delivery_id = ?", item.delivery_id).toArray().length > 0) continue;
+      if (known.has(item.delivery_id) || this.#awaitsLog(item.delivery_id)) continue;
+      known.add(item.delivery_id);
       this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
       accepted++;
     }
-    await this.#arm();
+    if (this.#sendsAtOnce()) this.#kick();
+    else await this.#arm();
     return { accepted };
   }
 
   /**
    * Redelivers now: a pending delivery skips its backoff, a finished one (failed, delivered, expired) is queued
-   * again keeping its sequence number, so the receiver can tell it is the same event.
+   * again with the sequence number it was first sent with (when the caller knows it), so the receiver can tell it
+   * is the same event.
    */
   async redeliver(cfg: QueueConfig, items: QueueItem[]): Promise<{ requeued: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { requeued: 0 };
+    // A delivery sent a moment ago and not yet logged is finished, not pending: its row must go first.
+    await this.#flushLog();
     const now = Date.now();
     let requeued = 0;
     for (const item of items) {
-      const existing = this.#sql
-        .exec<{ seq: number; order_key: string }>("SELECT seq, order_key FROM queue WHERE delivery_id = ?", item.delivery_id)
-        .toArray()[0];
+      const existing = this.#sql.exec<{ seq: number }>("SELECT seq FROM queue WHERE delivery_id = ?", item.delivery_id).toArray()[0];
       if (existing) {
-        // The payload is rebuilt from the stored event (a finished row keeps none), with the webhook's redact paths
-        // of today, and the key from today's ordering (a finished row was not re-keyed when the ordering changed).
-        this.#sql.exec(
-          "UPDATE queue SET state = 'queued', payload = ?, next_at = ?, expires_at = NULL, batch_id = NULL WHERE seq = ?",
-          item.payload,
-          now,
-          existing.seq,
-        );
-        const { order_key } = this.#sql
-          .exec<{ order_key: string }>(`UPDATE queue SET order_key = ${orderKeyExpr(c)} WHERE seq = ? RETURNING order_key`, ...orderKeyArgs(c), existing.seq)
-          .one();
-        this.#rehead(existing.order_key);
-        this.#rehead(order_key);
+        this.#sql.exec("UPDATE queue SET next_at = ? WHERE seq = ?", now, existing.seq);
       } else {
-        this.#insert(c, item, { nextAt: now, expiresAt: null, attempts: item.attempt_count ?? 0 });
+        const taken = item.sequence !== undefined && this.#sql.exec("SELECT 1 FROM queue WHERE seq = ?", item.sequence).toArray().length > 0;
+        this.#insert(c, { ...item, sequence: taken ? undefined : item.sequence }, { nextAt: now, expiresAt: null, attempts: item.attempt_count ?? 0 });
       }
       this.#log([{ sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?", params: [now, now, item.delivery_id] }]);
       requeued++;
     }
     await this.#flushLog();
-    await this.#arm();
+    if (this.#sendsAtOnce()) this.#kick();
+    else await this.#arm();
     return { requeued };
   }
 
@@ -250,18 +309,50 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /** What the queue holds now (for the sweeper, the stats and tests). */
   async status(): Promise<{ queued: number; outbox: number; alarm: number | null; active: boolean | null }> {
-    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE state = 'queued'").one().n;
+    await this.#flushLog();
+    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue").one().n;
     return { queued, outbox: this.#outboxCount, alarm: await this.ctx.storage.getAlarm(), active: this.#config()?.active ?? null };
   }
 
-  /** Makes sure an alarm is set for whatever is due (the cron sweeper calls this so nothing is forgotten). */
+  /** Makes sure whatever is due gets sent (the cron sweeper calls this so nothing is forgotten). */
   async sweep(): Promise<void> {
     await this.#flushLog();
-    await this.#arm(true);
+    if (this.#sendsAtOnce()) this.#kick();
+    await this.#arm({ force: true, clear: true });
   }
 
-  /** Sends whatever is due, wave after wave, until nothing is due or the run's budget is spent. Never throws for a delivery failure. */
+  /** Sends whatever is due. Never throws for a delivery failure. */
   async alarm(): Promise<void> {
+    // A run started by a hand-off may still be going (the alarm was its backstop): it re-arms when it ends.
+    if (this.#running) {
+      await this.#running;
+      return;
+    }
+    await this.#serialRun(true);
+  }
+
+  /** Starts a run in this invocation unless one is going (which picks up new rows before it ends). */
+  #kick(): void {
+    if (this.#running) return;
+    const run = this.#serialRun(false);
+    this.ctx.waitUntil(run);
+  }
+
+  #serialRun(byAlarm: boolean): Promise<void> {
+    const run = this.#run(byAlarm).finally(() => {
+      this.#running = null;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  /** Whether a hand-off sends at once (production) or leaves every send to the alarm (tests, ALARM_MIN_DELAY_MS > 0). */
+  #sendsAtOnce(): boolean {
+    return config(this.env).ALARM_MIN_DELAY_MS === 0;
+  }
+
+  /** Wave after wave until nothing is due or the run's budget is spent; the log goes to D1 a page (or a second) at a time. */
+  async #run(byAlarm: boolean): Promise<void> {
     // Once D1 has refused the log in this run, the run stops asking it: sends go on, the outbox waits.
     let logging = await this.#flushLog();
     const started = Date.now();
@@ -269,27 +360,45 @@ export class WebhookQueue extends DurableObject<Env> {
     if (this.#config() && !this.#config()!.deleted) this.#expire(started);
     let subrequests = 0;
     let flushedAt = started;
+    let waves = 0;
     while (Date.now() - started < RUN_BUDGET_MS && subrequests < RUN_SUBREQUESTS) {
       const cfg = this.#config();
       if (!cfg?.active || cfg.deleted) break;
       const units = this.#dueUnits(cfg, Date.now());
-      if (units.length === 0) break;
       const allowed = units.slice(0, this.#takeTokens(cfg, units.length));
-      if (allowed.length === 0) break;
+      if (allowed.length === 0) {
+        // Before stopping, the log goes out: a hand-off that came in meanwhile is then seen by the next look.
+        if (logging && this.#sent.length > 0) {
+          logging = await this.#flushLog();
+          subrequests++;
+          continue;
+        }
+        break;
+      }
+      // An alarm run that dies is run again by the runtime; a run started by a hand-off needs an alarm to fall back on.
+      if (++waves === 2 && !byAlarm) await this.#backstop();
       await Promise.all(allowed.map((u) => this.#deliver(cfg, u)));
       subrequests += allowed.length;
-      // The log is durable in the outbox already, so D1 is written a page at a time (or once a second), not
-      // after every wave: waiting for D1 between sends halved a strict webhook's throughput (bench/README.md).
-      if (logging && (this.#outboxCount >= LOG_FLUSH_ROWS || Date.now() - flushedAt >= LOG_FLUSH_MS)) {
+      // A delivered row's log waits in memory with the row still stored, so D1 is written a page at a time (or
+      // once a second), not after every wave: waiting for D1 between sends halved a strict webhook's throughput.
+      if (logging && (this.#sent.length >= LOG_FLUSH_ROWS || Date.now() - flushedAt >= LOG_FLUSH_MS)) {
         logging = await this.#flushLog();
         flushedAt = Date.now();
         subrequests++;
       }
     }
-    this.#prune(Date.now());
-    // What the run settled without sending (expiries) reaches D1 now, not with the next send.
+    // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
     if (logging) await this.#flushLog();
-    await this.#arm(true);
+    else this.#spill(this.#sent.splice(0));
+    await this.#arm({ force: true, clear: false });
+  }
+
+  /** Sets the alarm as a backstop for a run that has more than one wave to send (none is set for a single send). */
+  async #backstop(): Promise<void> {
+    if (!this.#sendsAtOnce()) return;
+    const at = Date.now() + BACKSTOP_MS;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** Takes a configuration handed along with work if it is newer than ours (self-healing if a configure was lost). */
@@ -299,12 +408,13 @@ export class WebhookQueue extends DurableObject<Env> {
     return this.#config()!;
   }
 
-  /** Adds a delivery at the end of the queue (its sequence number is the row's) and keeps its key's head flag right. */
+  /** Adds a delivery at the end of the queue (or at its old sequence number, for a redelivery) and keeps its line's head right. */
   #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): void {
     const { order_key } = this.#sql
       .exec<{ order_key: string }>(
-        `INSERT INTO queue (delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
-         VALUES (?, ?, ?, ?, ${orderKeyExpr(c, "?4")}, ?, ?, ?, ?) RETURNING order_key`,
+        `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
+         VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(c, "?5")}, ?, ?, ?, ?) RETURNING order_key`,
+        item.sequence ?? null,
         item.delivery_id,
         item.event_id,
         item.event_type,
@@ -336,6 +446,22 @@ export class WebhookQueue extends DurableObject<Env> {
     return this.#sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value ?? null;
   }
 
+  /**
+   * Whether the delivery's outcome waits in the outbox for D1: its row has left the queue, but D1 still shows it
+   * pending, so a hand-off built from D1 may bring it back; it must not be sent again. The outbox is empty unless D1
+   * has been refusing writes.
+   */
+  #awaitsLog(deliveryId: string): boolean {
+    return (
+      this.#outboxCount > 0 && this.#sql.exec("SELECT 1 FROM outbox WHERE instr(statements, ?) > 0 LIMIT 1", JSON.stringify(deliveryId)).toArray().length > 0
+    );
+  }
+
+  /** The sequence numbers sent and awaiting their log, as a JSON array for `seq NOT IN (SELECT value FROM json_each(?))`. */
+  #sentJson(): string {
+    return JSON.stringify([...this.#sentSeqs]);
+  }
+
   /** The sendable units, oldest first: expired rows are settled on the way. */
   #dueUnits(cfg: QueueConfig, now: number): Unit[] {
     const pausedUntil = Number(this.#meta("paused_until") ?? 0);
@@ -343,45 +469,46 @@ export class WebhookQueue extends DurableObject<Env> {
     this.#expire(now);
     if (cfg.batch) return this.#dueBatch(cfg, now);
     const rows =
-      cfg.ordering === "none"
-        ? this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' AND next_at <= ? ORDER BY next_at, seq LIMIT ?", now, MAX_CONCURRENCY).toArray()
-        : cfg.ordering === "strict"
-          ? this.#sql
-              .exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1")
-              .toArray()
-              .filter((r) => r.next_at <= now)
-          : this.#sql
-              // INDEXED BY: without statistics SQLite may walk queue_due instead, reading every due row behind the heads.
-              .exec<Row>(
-                "SELECT * FROM queue INDEXED BY queue_ready WHERE state = 'queued' AND head = 1 AND next_at <= ? ORDER BY next_at, seq LIMIT ?",
-                now,
-                MAX_CONCURRENCY,
-              )
-              .toArray();
+      cfg.ordering === "strict"
+        ? this.#sql
+            .exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", this.#sentJson())
+            .toArray()
+            .filter((r) => r.next_at <= now)
+        : this.#sql
+            // INDEXED BY: without statistics SQLite may walk the rowid order instead, reading every row behind the heads.
+            .exec<Row>(
+              `SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND seq NOT IN (SELECT value FROM json_each(?))
+               ORDER BY next_at, seq LIMIT ?`,
+              now,
+              this.#sentJson(),
+              MAX_CONCURRENCY,
+            )
+            .toArray();
     return rows.map((r) => ({ rows: [r], batchId: null }));
   }
 
   /** The head batch: a batch already formed (being retried), or up to max_size rows once full or old enough. */
   #dueBatch(cfg: QueueConfig, now: number): Unit[] {
     const { max_size, max_wait_ms } = cfg.batch!;
-    const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray()[0];
+    const sent = this.#sentJson();
+    const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", sent).toArray()[0];
     if (!head || head.next_at > now) return [];
     if (head.batch_id) {
-      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE batch_id = ? AND state = 'queued' ORDER BY seq LIMIT ?", head.batch_id, max_size).toArray();
+      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE batch_id = ? ORDER BY seq LIMIT ?", head.batch_id, max_size).toArray();
       return [{ rows, batchId: head.batch_id }];
     }
-    const open = this.#sql
-      .exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", max_size)
-      .one().n;
+    const open = this.#openBatchRows(max_size);
     if (open < max_size && head.created_at + max_wait_ms > now) return [];
     // The batch is formed by one statement choosing its rows (a list of up to 100 seqs would pass SQLite's limit of
     // 100 bound parameters per statement), and it is formed once: a retry sends the same rows under the same id.
     const batchId = newId("bat", now);
     const rows = this.#sql
       .exec<Row>(
-        `UPDATE queue SET batch_id = ? WHERE seq IN (SELECT seq FROM queue WHERE state = 'queued' AND batch_id IS NULL ORDER BY seq LIMIT ?)
+        `UPDATE queue SET batch_id = ? WHERE seq IN
+           (SELECT seq FROM queue WHERE batch_id IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?)
          RETURNING *`,
         batchId,
+        sent,
         max_size,
       )
       .toArray()
@@ -389,15 +516,27 @@ export class WebhookQueue extends DurableObject<Env> {
     return [{ rows, batchId }];
   }
 
-  /** Settles every queued row past its ttl_s as expired, a page at a time; each one settled here is logged. */
+  /** How many unsent rows wait outside any batch, counted up to `max`. */
+  #openBatchRows(max: number): number {
+    return this.#sql
+      .exec<{ n: number }>(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE batch_id IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?)",
+        this.#sentJson(),
+        max,
+      )
+      .one().n;
+  }
+
+  /** Removes every unsent row past its ttl_s, a page at a time; each one is logged as expired. */
   #expire(now: number): void {
     for (;;) {
       const expired = this.#sql
         .exec<{ delivery_id: string; order_key: string }>(
-          `UPDATE queue SET state = 'done', head = 0, payload = '' WHERE seq IN
-             (SELECT seq FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL AND expires_at <= ? LIMIT ?)
+          `DELETE FROM queue WHERE seq IN
+             (SELECT seq FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?)
            RETURNING delivery_id, order_key`,
           now,
+          this.#sentJson(),
           PAGE,
         )
         .toArray();
@@ -413,42 +552,18 @@ export class WebhookQueue extends DurableObject<Env> {
     }
   }
 
-  /**
-   * Finished rows are kept (without their payload) so a redelivery keeps its sequence number and a repeated
-   * hand-off is recognised; past the log's retention D1 has forgotten the delivery too, and so does the queue.
-   */
-  #prune(now: number): void {
-    const cutoff = now - config(this.env).LOG_RETENTION_DAYS * 86_400_000;
-    // Only the oldest page of finished rows is looked at (sequence follows time closely enough), so a run never
-    // walks every row a busy webhook finished within the retention period.
-    this.#sql.exec(
-      "DELETE FROM queue WHERE seq IN (SELECT seq FROM (SELECT seq, created_at FROM queue WHERE state = 'done' ORDER BY seq LIMIT ?) WHERE created_at < ?)",
-      PAGE,
-      cutoff,
-    );
-  }
-
-  /** Runs a statement that settles rows (RETURNING order_key) and answers the keys whose line may have a new head. */
-  #settle(sql: string, ...args: SqlStorageValue[]): Set<string> {
-    return new Set(
-      this.#sql
-        .exec<{ order_key: string }>(`${sql} RETURNING order_key`, ...args)
-        .toArray()
-        .map((r) => r.order_key),
-    );
-  }
-
-  /** Keeps `head` on exactly the lowest queued sequence of one key: a few index lookups, however long the line. */
+  /** Keeps `head` on exactly the lowest unsent sequence of one keyed line (strict has no heads): a few index lookups. */
   #rehead(key: string): void {
-    const min = this.#sql.exec<{ s: number | null }>("SELECT min(seq) AS s FROM queue WHERE state = 'queued' AND order_key = ?", key).one().s;
-    this.#sql.exec("UPDATE queue SET head = 0 WHERE state = 'queued' AND head = 1 AND order_key = ? AND seq IS NOT ?", key, min);
+    if (key === "") return;
+    const min = this.#sql
+      .exec<{ s: number | null }>(
+        "SELECT min(seq) AS s FROM queue WHERE order_key = ? AND order_key <> '' AND seq NOT IN (SELECT value FROM json_each(?))",
+        key,
+        this.#sentJson(),
+      )
+      .one().s;
+    this.#sql.exec("UPDATE queue SET head = 0 WHERE order_key = ? AND order_key <> '' AND head = 1 AND seq IS NOT ?", key, min);
     if (min !== null) this.#sql.exec("UPDATE queue SET head = 1 WHERE seq = ? AND head = 0", min);
-  }
-
-  /** Sets every head from scratch (after a re-key, or for a queue made before heads were kept): one pass over the queue. */
-  #recomputeHeads(): void {
-    this.#sql.exec("UPDATE queue SET head = 0 WHERE head = 1");
-    this.#sql.exec("UPDATE queue SET head = 1 WHERE seq IN (SELECT min(seq) FROM queue WHERE state = 'queued' GROUP BY order_key)");
   }
 
   /** Token bucket for rate_limit_per_s: a burst of at most one second's worth. */
@@ -549,12 +664,13 @@ export class WebhookQueue extends DurableObject<Env> {
     }
     const now = Date.now();
     let outcome: Outcome = classifyAttempt(sent.sent.result, sent.attempt.number, cfg.retry, now, Math.random);
+    const seqs = unit.rows.map((r) => r.seq);
     // A batch's rows share its id; naming them by it keeps every statement to two parameters whatever the batch size.
-    const which = unit.batchId ? "batch_id = ? AND state = 'queued'" : "seq = ?";
+    const which = unit.batchId ? "batch_id = ?" : "seq = ?";
     const whichArg = unit.batchId ?? unit.rows[0].seq;
 
     if (outcome.kind === "delivered") {
-      this.#setMeta("failing_since", null);
+      if (this.#meta("failing_since") !== null) this.#setMeta("failing_since", null);
     } else if (outcome.kind !== "disable") {
       const since = Number(this.#meta("failing_since") ?? now);
       this.#setMeta("failing_since", String(since));
@@ -568,11 +684,24 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#setMeta("paused_until", String(now + outcome.delayMs));
     }
 
+    const statements = logStatements({
+      webhookId: cfg.webhook_id,
+      deliveryIds: unit.rows.map((r) => r.delivery_id),
+      attempt: sent.attempt,
+      outcome,
+      createdAt: Math.min(...unit.rows.map((r) => r.created_at)),
+    });
+    const keys = new Set(unit.rows.map((r) => r.order_key));
     switch (outcome.kind) {
       case "delivered":
+        // The happy path writes nothing here: the rows stay, marked sent, until their log is in D1 (#flushLog).
+        for (const seq of seqs) this.#sentSeqs.add(seq);
+        this.#sent.push({ seqs, statements, size: statementsSize(statements) });
+        for (const key of keys) this.#rehead(key);
+        return;
       case "give-up":
-        for (const key of this.#settle(`UPDATE queue SET state = 'done', head = 0, payload = '', attempts = attempts + 1 WHERE ${which}`, whichArg))
-          this.#rehead(key);
+        this.#sql.exec(`DELETE FROM queue WHERE ${which}`, whichArg);
+        for (const key of keys) this.#rehead(key);
         break;
       case "retry":
         this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE ${which}`, now + outcome.delayMs, whichArg);
@@ -593,15 +722,7 @@ export class WebhookQueue extends DurableObject<Env> {
         break;
       }
     }
-    this.#log(
-      logStatements({
-        webhookId: cfg.webhook_id,
-        deliveryIds: unit.rows.map((r) => r.delivery_id),
-        attempt: sent.attempt,
-        outcome,
-        createdAt: Math.min(...unit.rows.map((r) => r.created_at)),
-      }),
-    );
+    this.#log(statements);
   }
 
   /** The earliest time anything here needs the alarm: a due head, a batch's wait, a pause, an expiry, the outbox. */
@@ -611,21 +732,22 @@ export class WebhookQueue extends DurableObject<Env> {
     const consider = (t: number | null | undefined) => {
       if (t !== null && t !== undefined && (next === null || t < next)) next = t;
     };
+    const sent = this.#sentJson();
     if (cfg?.active && !cfg.deleted) {
       let due: number | null | undefined;
-      if (cfg.ordering === "key" && !cfg.batch) {
-        due = this.#sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM queue INDEXED BY queue_ready WHERE state = 'queued' AND head = 1").one().t;
-      } else if (cfg.ordering === "none" && !cfg.batch) {
-        due = this.#sql.exec<{ t: number | null }>("SELECT min(next_at) AS t FROM queue WHERE state = 'queued'").one().t;
+      if (cfg.ordering !== "strict" && !cfg.batch) {
+        due = this.#sql
+          .exec<{ t: number | null }>(
+            "SELECT min(next_at) AS t FROM queue INDEXED BY queue_ready WHERE head = 1 AND seq NOT IN (SELECT value FROM json_each(?))",
+            sent,
+          )
+          .one().t;
       } else {
-        const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE state = 'queued' ORDER BY seq LIMIT 1").toArray()[0];
+        const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", sent).toArray()[0];
         if (head) {
           due = head.next_at;
-          if (cfg.batch && !head.batch_id) {
-            const n = this.#sql
-              .exec<{ n: number }>("SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE state = 'queued' AND batch_id IS NULL LIMIT ?)", cfg.batch.max_size)
-              .one().n;
-            if (n < cfg.batch.max_size) due = Math.max(due, head.created_at + cfg.batch.max_wait_ms);
+          if (cfg.batch && !head.batch_id && this.#openBatchRows(cfg.batch.max_size) < cfg.batch.max_size) {
+            due = Math.max(due, head.created_at + cfg.batch.max_wait_ms);
           }
         }
       }
@@ -638,23 +760,31 @@ export class WebhookQueue extends DurableObject<Env> {
     }
     if (cfg && !cfg.deleted) {
       // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is disabled).
-      consider(this.#sql.exec<{ t: number | null }>("SELECT min(expires_at) AS t FROM queue WHERE state = 'queued' AND expires_at IS NOT NULL").one().t);
+      consider(
+        this.#sql
+          .exec<{ t: number | null }>(
+            "SELECT min(expires_at) AS t FROM queue WHERE expires_at IS NOT NULL AND seq NOT IN (SELECT value FROM json_each(?))",
+            sent,
+          )
+          .one().t,
+      );
     }
     return next;
   }
 
   /**
-   * Sets the alarm to the earliest wake-up. Outside an alarm run an earlier alarm is never pushed later;
-   * `force` (at the end of a run, whose own alarm is spent) sets it regardless.
+   * Sets the alarm to the earliest wake-up. Outside a run an earlier alarm is never pushed later; `force` (at the
+   * end of a run, whose own alarm is spent) sets it regardless. With nothing to wake for, an alarm already set is
+   * left to fire and find nothing (cheaper than deleting it) unless `clear` asks for it to go.
    */
-  async #arm(force = false): Promise<void> {
+  async #arm(opts: { force?: boolean; clear?: boolean } = {}): Promise<void> {
     const wake = this.#nextWake();
     if (wake === null) {
-      if (force) await this.ctx.storage.deleteAlarm();
+      if (opts.clear && (await this.ctx.storage.getAlarm()) !== null) await this.ctx.storage.deleteAlarm();
       return;
     }
     const at = Math.max(wake, Date.now() + config(this.env).ALARM_MIN_DELAY_MS);
-    if (!force) {
+    if (!opts.force) {
       const current = await this.ctx.storage.getAlarm();
       if (current !== null && current <= at) return;
     }
@@ -672,16 +802,26 @@ export class WebhookQueue extends DurableObject<Env> {
     }
   }
 
+  /** Moves sent deliveries' log into the outbox and their rows out of the queue, in one storage commit. */
+  #spill(entries: Sent[]): void {
+    for (const entry of entries) {
+      this.#log(entry.statements);
+      this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(entry.seqs));
+      for (const seq of entry.seqs) this.#sentSeqs.delete(seq);
+    }
+  }
+
   #flushing: Promise<void> | null = null;
 
   /**
-   * Writes the outbox to D1, oldest first, about a chunk per batch, deleting what was written; stops at the first
-   * failure and leaves the rest for a later alarm. One flush at a time: two side by side could land an older
-   * statement after a newer one.
+   * Writes the log to D1: the outbox first (oldest first), then the deliveries sent since; stops at the first
+   * failure, and then what was sent moves to the outbox to wait for a later alarm. Afterwards nothing is left in
+   * memory either way. One flush at a time: two side by side could land an older statement after a newer one.
+   * True when D1 took everything.
    */
   async #flushLog(): Promise<boolean> {
     while (this.#flushing) await this.#flushing;
-    const run = this.#drainOutbox();
+    const run = this.#drain();
     const done = () => {
       this.#flushing = null;
     };
@@ -689,7 +829,35 @@ export class WebhookQueue extends DurableObject<Env> {
     return run;
   }
 
-  /** True when the outbox is empty afterwards. */
+  async #drain(): Promise<boolean> {
+    const ok = (await this.#drainOutbox()) && (await this.#drainSent());
+    if (!ok) this.#spill(this.#sent.splice(0));
+    return ok;
+  }
+
+  /** Writes sent deliveries' log to D1 about a chunk per batch, deleting their rows once it is there. */
+  async #drainSent(): Promise<boolean> {
+    while (this.#sent.length > 0) {
+      let n = 0;
+      let size = 0;
+      while (n < this.#sent.length && (n === 0 || size + this.#sent[n].size <= LOG_CHUNK_CHARS)) size += this.#sent[n++].size;
+      const taken = this.#sent.slice(0, n);
+      try {
+        await this.env.DB.batch(taken.flatMap((e) => e.statements).map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+      } catch (err) {
+        console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
+        return false;
+      }
+      // Sends that finished during the write were appended behind these; only what was written goes.
+      this.#sent.splice(0, n);
+      const seqs = taken.flatMap((e) => e.seqs);
+      this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs));
+      for (const seq of seqs) this.#sentSeqs.delete(seq);
+    }
+    return true;
+  }
+
+  /** Writes the outbox to D1, oldest first, about a chunk per batch, deleting what was written. True when it is empty. */
   async #drainOutbox(): Promise<boolean> {
     while (this.#outboxCount > 0) {
       const page = this.#sql.exec<{ id: number; statements: string }>("SELECT id, statements FROM outbox ORDER BY id LIMIT 20").toArray();
@@ -715,13 +883,18 @@ export class WebhookQueue extends DurableObject<Env> {
   }
 }
 
+/** About how many characters a run of statements takes (what the chunking measures). */
+function statementsSize(statements: LogStatement[]): number {
+  return statements.reduce((t, s) => t + s.sql.length + s.params.reduce<number>((u, p) => u + (typeof p === "string" ? p.length : 8), 0), 0);
+}
+
 /** Splits log statements, in order, into runs of about LOG_CHUNK_CHARS (a larger single statement is a run of its own). */
 function chunkStatements(statements: LogStatement[]): LogStatement[][] {
   const chunks: LogStatement[][] = [];
   let current: LogStatement[] = [];
   let size = 0;
   for (const s of statements) {
-    const n = s.sql.length + s.params.reduce<number>((t, p) => t + (typeof p === "string" ? p.length : 8), 0);
+    const n = statementsSize([s]);
     if (current.length > 0 && size + n > LOG_CHUNK_CHARS) {
       chunks.push(current);
       current = [];
@@ -742,7 +915,8 @@ function truncateForLog(body: string, limit: number): string {
 function orderKeyExpr(cfg: QueueConfig, payloadParam = "payload"): string {
   if (cfg.ordering === "strict") return "''";
   if (cfg.ordering === "none") return "hex(randomblob(8))";
-  return `coalesce(json_extract(${payloadParam}, ?), '')`;
+  // Prefixed so that an event without the key still has a keyed line ('' is strict's, which keeps no heads).
+  return `'k:' || coalesce(json_extract(${payloadParam}, ?), '')`;
 }
 
 function orderKeyArgs(cfg: QueueConfig): string[] {

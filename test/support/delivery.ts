@@ -27,7 +27,7 @@ export type Hook = Awaited<ReturnType<typeof hook>>;
 /** Makes every queued retry due now (and lifts a 429 pause unless told not to), then runs the alarm once. */
 export async function runDue(h: Hook, opts: { keepPause?: boolean } = {}) {
   await runInDurableObject(h.stub, (_i, state) => {
-    state.storage.sql.exec("UPDATE queue SET next_at = 0 WHERE state = 'queued'");
+    state.storage.sql.exec("UPDATE queue SET next_at = 0");
     if (!opts.keepPause) state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
   });
   return runDurableObjectAlarm(h.stub);
