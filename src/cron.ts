@@ -1,5 +1,6 @@
 import { config, type Env } from "./config";
 import { queueOf } from "./delivery/queue-stub";
+import { idAtTime } from "./ids";
 import { type EventRow, itemFor } from "./ingest";
 import type { WebhookRow } from "./webhooks/store";
 import { toQueueConfig } from "./webhooks/store";
@@ -29,17 +30,27 @@ export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purg
 
 async function purge(env: Env, now: number): Promise<number> {
   const cutoff = now - config(env).LOG_RETENTION_DAYS * 86_400_000;
+  // Delivery ids begin with their creation millisecond and an attempt starts after its delivery was created, so
+  // everything past retention lies below one id: both walks are primary-key ranges, oldest first. The time
+  // columns stay in the WHERE as the exact condition.
+  const below = idAtTime("dlv", cutoff);
   const results = await env.DB.batch([
-    env.DB.prepare("DELETE FROM attempts WHERE rowid IN (SELECT rowid FROM attempts WHERE started_at < ? LIMIT ?)").bind(cutoff, PURGE_ROWS),
-    env.DB.prepare("DELETE FROM deliveries WHERE rowid IN (SELECT rowid FROM deliveries WHERE created_at < ? AND status != 'pending' LIMIT ?)").bind(
+    env.DB.prepare(
+      "DELETE FROM attempts WHERE (delivery_id, number) IN (SELECT delivery_id, number FROM attempts WHERE delivery_id < ? AND started_at < ? LIMIT ?)",
+    ).bind(below, cutoff, PURGE_ROWS),
+    // A delivered first attempt is kept in its deliveries row, so it goes with the row.
+    env.DB.prepare("DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE id < ? AND created_at < ? AND status <> 'pending' LIMIT ?)").bind(
+      below,
       cutoff,
       PURGE_ROWS,
     ),
     // Events go with their deliveries (the SPEC is silent; an unbounded event table would fill D1), but never
-    // while a delivery of theirs is still pending: its redelivery is rebuilt from the event.
+    // while a delivery of theirs is still pending: its redelivery is rebuilt from the event. The walk goes account
+    // by account (and the broadcasts, account_id NULL) through events_account_created, each a created_at range.
     env.DB.prepare(
-      `DELETE FROM events WHERE rowid IN (SELECT e.rowid FROM events e WHERE e.created_at < ?
-         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') LIMIT ?)`,
+      `DELETE FROM events WHERE id IN (SELECT e.id FROM events e
+         WHERE (e.account_id IN (SELECT id FROM accounts) OR e.account_id IS NULL) AND e.created_at < ?
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending') LIMIT ?)`,
     ).bind(cutoff, PURGE_ROWS),
   ]);
   return results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
@@ -60,10 +71,11 @@ async function sweep(env: Env, now: number): Promise<number> {
   // Deliveries held behind a failing head also look overdue here (D1 knows only when they were enqueued), and a
   // webhook can hold millions of them. So the sweep picks webhooks first, in random order, and takes a bounded
   // page from each: a few huge backlogs cannot crowd out another webhook's genuinely lost hand-off.
+  // (`status <> 'delivered'` lets SQLite use the partial index deliveries_open; it is implied by 'pending'.)
   const webhooks = await env.DB.prepare(
     `SELECT w.* FROM webhooks w
      WHERE w.active = 1 AND w.disabled_reason IS NULL AND w.deleted_at IS NULL
-       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.next_attempt_at < ?)
+       AND EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.status = 'pending' AND d.status <> 'delivered' AND d.next_attempt_at < ?)
      ORDER BY random() LIMIT ?`,
   )
     .bind(overdue, SWEEP_WEBHOOKS)
@@ -75,7 +87,7 @@ async function sweep(env: Env, now: number): Promise<number> {
         `SELECT d.id AS delivery_id, e.id AS e_id, e.account_id AS e_account_id, e.type AS e_type, e.timestamp AS e_timestamp,
                 e.data AS e_data, e.created_at AS e_created_at
          FROM deliveries d JOIN events e ON e.id = d.event_id
-         WHERE d.webhook_id = ? AND d.status = 'pending' AND d.next_attempt_at < ?
+         WHERE d.webhook_id = ? AND d.status = 'pending' AND d.status <> 'delivered' AND d.next_attempt_at < ?
          ORDER BY d.id LIMIT ?`,
       )
         .bind(webhook.id, overdue, SWEEP_PER_WEBHOOK)

@@ -137,7 +137,7 @@ describe("one account never reaches another's objects", () => {
 });
 
 describe("secrets stay secret", () => {
-  test("the signing secret is never in D1 in the clear, in any later answer, or in the attempt log", async () => {
+  test("the signing secret is never in D1 in the clear, in any later answer, or in the attempt log (rows or inline first attempt)", async () => {
     const a = await newAccount("Secretive");
     const r = await receiver();
     const created = await expectJson(call("POST", "/v1/webhooks", { token: a.key, body: { url: r.url, events: ["*"] } }), 201);
@@ -147,6 +147,16 @@ describe("secrets stay secret", () => {
     await runDurableObjectAlarm(env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(created.id)));
     const dump = JSON.stringify(await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT * FROM ${t}`))).then((rs) => rs.map((x) => x.results)));
     expect(dump).not.toContain(raw);
+    // A first attempt that succeeded is kept in the deliveries row (first_* columns), not as an attempts row: the
+    // signed request is there, and the secret is not.
+    const inline = await env.DB.prepare(
+      "SELECT first_request_headers, first_request_body, first_response_headers, first_response_body FROM deliveries WHERE webhook_id = ?",
+    )
+      .bind(created.id)
+      .first<Record<string, string | null>>();
+    expect(JSON.parse(inline!.first_request_headers!)["webhook-signature"]).toMatch(/^v1,/);
+    expect(JSON.stringify(inline)).not.toContain(raw);
+    expect(JSON.stringify(inline)).not.toContain(secret);
     const answers = [
       await call("GET", `/v1/webhooks/${created.id}`, { token: a.key }),
       await call("GET", "/v1/webhooks", { token: a.key }),

@@ -183,10 +183,10 @@ webhooks.openapi(
     await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
     await c.env.DB.batch([
       saveWebhookStatement(c.env.DB, deleted),
-      c.env.DB.prepare("UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending'").bind(
-        now,
-        row.id,
-      ),
+      // `status <> 'delivered'` (implied) lets SQLite find them through the partial index deliveries_open.
+      c.env.DB.prepare(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending' AND status <> 'delivered'",
+      ).bind(now, row.id),
     ]);
     return c.body(null, 204);
   },

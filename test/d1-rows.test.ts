@@ -1,0 +1,421 @@
+import { createExecutionContext, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { describe, expect, test } from "vitest";
+import type { Env } from "../src/config";
+import { runMaintenance } from "../src/cron";
+import { type AttemptLog, type LogStatement, logStatements } from "../src/delivery/log";
+import type { Outcome } from "../src/delivery/retry";
+import { idAtTime, newId } from "../src/ids";
+import worker from "../src/index";
+import { ingest } from "../src/ingest";
+import { call, completed, expectJson } from "./support/api";
+import { deliveryOf, hook, runDue } from "./support/delivery";
+
+// What the delivery log costs D1 (every index entry a statement touches is a row written, meta.rows_written) and
+// that every statement the code sends to the log tables finds its rows through an index.
+
+/** One statement as the code sent it to D1, and the rows D1 says it wrote (null when it could not tell). */
+interface Seen {
+  sql: string;
+  args: unknown[];
+  rowsWritten: number | null;
+}
+
+const TARGET = Symbol("target");
+
+/** A D1 binding that runs everything on the real one and records each statement with its meta.rows_written. */
+function recordingDb(db: D1Database, seen: Seen[]): D1Database {
+  const statement = (stmt: D1PreparedStatement, sql: string, args: unknown[]): D1PreparedStatement =>
+    new Proxy(stmt, {
+      get(t, k) {
+        if (k === TARGET) return { stmt: t, sql, args };
+        if (k === "bind") return (...a: unknown[]) => statement(t.bind(...a), sql, a);
+        if (k === "run" || k === "all") {
+          return async () => {
+            const r = await t.all();
+            seen.push({ sql, args, rowsWritten: r.meta.rows_written ?? null });
+            return r;
+          };
+        }
+        if (k === "first") {
+          // first() hides meta; all() runs the same statement and shows it.
+          return async (column?: string) => {
+            const r = await t.all<Record<string, unknown>>();
+            seen.push({ sql, args, rowsWritten: r.meta.rows_written ?? null });
+            const row = r.results[0] ?? null;
+            return column === undefined ? row : (row?.[column] ?? null);
+          };
+        }
+        if (k === "raw") {
+          return async (...a: unknown[]) => {
+            seen.push({ sql, args, rowsWritten: null });
+            return (t.raw as (...x: unknown[]) => unknown)(...a);
+          };
+        }
+        const v = Reflect.get(t, k);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    });
+  return new Proxy(db, {
+    get(t, k) {
+      if (k === "prepare") return (sql: string) => statement(t.prepare(sql), sql, []);
+      if (k === "batch") {
+        return async (statements: D1PreparedStatement[]) => {
+          const inner = statements.map((s) => (s as unknown as { [TARGET]: { stmt: D1PreparedStatement; sql: string; args: unknown[] } })[TARGET]);
+          const results = await t.batch(inner.map((s) => s.stmt));
+          for (const [i, r] of results.entries()) seen.push({ sql: inner[i].sql, args: inner[i].args, rowsWritten: r.meta.rows_written ?? null });
+          return results;
+        };
+      }
+      const v = Reflect.get(t, k);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+}
+
+function recordingEnv(seen: Seen[]): Env {
+  return { ...env, DB: recordingDb(env.DB, seen) };
+}
+
+/** Runs log statements as the queue's outbox flush does (one batch), returning the rows each wrote. */
+async function runLog(statements: LogStatement[]): Promise<number[]> {
+  const results = await env.DB.batch(statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
+  return results.map((r) => r.meta.rows_written);
+}
+
+function attemptLog(overrides: Partial<AttemptLog> = {}): AttemptLog {
+  return {
+    number: 1,
+    startedAt: Date.now(),
+    durationMs: 42,
+    statusCode: 201,
+    error: null,
+    requestHeaders: { "content-type": "application/json", "webhook-id": "evt_x", "x-broxiai-attempt": "1" },
+    requestBody: '{"id":"evt_x"}',
+    responseHeaders: { "content-type": "text/plain" },
+    responseBody: "thanks",
+    ...overrides,
+  };
+}
+
+const sum = (xs: (number | null)[]) => xs.reduce<number>((a, b) => a + (b ?? 0), 0);
+const one = (seen: Seen[], pattern: RegExp) => {
+  const hits = seen.filter((s) => pattern.test(s.sql));
+  expect(hits, String(pattern)).toHaveLength(1);
+  return hits[0].rowsWritten;
+};
+
+async function deliveryIdOf(eventId: string): Promise<{ id: string; created_at: number }> {
+  return (await env.DB.prepare("SELECT id, created_at FROM deliveries WHERE event_id = ?").bind(eventId).first<{ id: string; created_at: number }>())!;
+}
+
+const attemptRows = async (deliveryId: string) =>
+  (await env.DB.prepare("SELECT number, status_code FROM attempts WHERE delivery_id = ? ORDER BY number").bind(deliveryId).all()).results;
+
+describe("rows written per delivered event", () => {
+  test("ingest writes at most 6 rows (event 2, delivery 4); a delivered first attempt at most 2, in one UPDATE", async () => {
+    const h = await hook();
+    const seen: Seen[] = [];
+    const [result] = await ingest(recordingEnv(seen), [{ type: "workflow.completed", account_id: h.accountId, data: completed(1) }]);
+    expect(result).toMatchObject({ status: 202, body: { deliveries: 1 } });
+    const eventRows = one(seen, /^INSERT INTO events\b/);
+    const deliveryRows = one(seen, /^INSERT INTO deliveries\b/);
+    console.log(`rows written: INSERT INTO events ${eventRows}, INSERT INTO deliveries ${deliveryRows}`);
+    expect(eventRows).toBeLessThanOrEqual(2);
+    expect(deliveryRows).toBeLessThanOrEqual(4);
+    expect(sum([eventRows, deliveryRows])).toBeLessThanOrEqual(6);
+    // Reads write nothing.
+    expect(sum(seen.filter((s) => /^SELECT/.test(s.sql)).map((s) => s.rowsWritten))).toBe(0);
+
+    if (!("body" in result)) throw new Error("not accepted");
+    const delivery = await deliveryIdOf(result.body.id);
+    const attempt = attemptLog();
+    const statements = logStatements({
+      webhookId: h.wh.id,
+      deliveryIds: [delivery.id],
+      attempt,
+      outcome: { kind: "delivered" },
+      createdAt: delivery.created_at,
+    });
+    expect(statements).toHaveLength(1);
+    expect(statements[0].sql).toMatch(/^UPDATE deliveries\b/);
+    const logRows = await runLog(statements);
+    console.log(`rows written: delivered first attempt (UPDATE deliveries) ${logRows.join(" + ")}`);
+    expect(sum(logRows)).toBeLessThanOrEqual(2);
+    expect(sum([eventRows, deliveryRows, ...logRows])).toBeLessThanOrEqual(8);
+    expect(await attemptRows(delivery.id)).toEqual([]);
+
+    const expected = {
+      status: "delivered",
+      attempt_count: 1,
+      last_status_code: 201,
+      last_error: null,
+      attempts: [
+        {
+          number: 1,
+          started_at: new Date(attempt.startedAt).toISOString(),
+          duration_ms: 42,
+          status_code: 201,
+          error: null,
+          request_headers: attempt.requestHeaders,
+          request_body: attempt.requestBody,
+          response_headers: attempt.responseHeaders,
+          response_body: "thanks",
+        },
+      ],
+    };
+    expect(await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200)).toMatchObject(expected);
+    // Replayed (an outbox written twice), it changes nothing.
+    await runLog(statements);
+    expect(await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200)).toMatchObject(expected);
+  });
+
+  test("a failed first attempt is an attempts row, and the delivery shows it", async () => {
+    const h = await hook();
+    const [result] = await ingest(env, [{ type: "workflow.completed", account_id: h.accountId, data: completed(2) }]);
+    if (!("body" in result)) throw new Error("not accepted");
+    const delivery = await deliveryIdOf(result.body.id);
+    const attempt = attemptLog({ statusCode: 500, error: "HTTP 500", responseBody: "down" });
+    const outcome: Outcome = { kind: "retry", delayMs: 5000, reason: "HTTP 500" };
+    const statements = logStatements({ webhookId: h.wh.id, deliveryIds: [delivery.id], attempt, outcome, createdAt: delivery.created_at });
+    expect(statements.map((s) => /^(INSERT OR REPLACE INTO attempts|UPDATE deliveries)\b/.exec(s.sql)?.[1])).toEqual([
+      "INSERT OR REPLACE INTO attempts",
+      "UPDATE deliveries",
+    ]);
+    const rows = await runLog(statements);
+    console.log(`rows written: failed first attempt INSERT attempts ${rows[0]}, UPDATE deliveries ${rows[1]}`);
+    expect(await attemptRows(delivery.id)).toEqual([{ number: 1, status_code: 500 }]);
+    const shown = await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200);
+    expect(shown).toMatchObject({ status: "pending", attempt_count: 1, last_status_code: 500, last_error: "HTTP 500" });
+    expect(shown.attempts).toEqual([
+      {
+        number: 1,
+        started_at: new Date(attempt.startedAt).toISOString(),
+        duration_ms: 42,
+        status_code: 500,
+        error: "HTTP 500",
+        request_headers: attempt.requestHeaders,
+        request_body: attempt.requestBody,
+        response_headers: attempt.responseHeaders,
+        response_body: "down",
+      },
+    ]);
+  });
+
+  test("through the queue: a first success is kept in the delivery row, a retry's attempts in attempts rows, both shown in order", async () => {
+    const h = await hook(
+      {},
+      {
+        answers: [
+          { status: 201, body: "first" },
+          { status: 500, body: "down" },
+        ],
+        otherwise: { status: 200, body: "ok" },
+      },
+    );
+    const ok = await h.send();
+    const retried = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    await runDue(h);
+    const [req1, req2, req3] = await h.r.received();
+
+    const first = await deliveryOf(h, ok.id);
+    expect(first).toMatchObject({ status: "delivered", attempt_count: 1, last_status_code: 201 });
+    expect(first.attempts).toHaveLength(1);
+    expect(first.attempts[0]).toMatchObject({ number: 1, status_code: 201, error: null, request_body: req1.body, response_body: "first" });
+    expect(first.attempts[0].request_headers["webhook-signature"]).toBe(req1.headers["webhook-signature"]);
+    expect(await attemptRows(first.id)).toEqual([]);
+
+    const second = await deliveryOf(h, retried.id);
+    expect(second).toMatchObject({ status: "delivered", attempt_count: 2, last_status_code: 200 });
+    expect(second.attempts.map((a: any) => [a.number, a.status_code, a.response_body, a.request_body])).toEqual([
+      [1, 500, "down", req2.body],
+      [2, 200, "ok", req3.body],
+    ]);
+    expect(await attemptRows(second.id)).toEqual([
+      { number: 1, status_code: 500 },
+      { number: 2, status_code: 200 },
+    ]);
+
+    // A redelivery of the first one continues its numbering: attempt 1 from the row, attempt 2 from attempts.
+    await expectJson(call("POST", `/v1/deliveries/${first.id}/retry`, { token: h.key }), 202);
+    await runDurableObjectAlarm(h.stub);
+    const again = await deliveryOf(h, ok.id);
+    expect(again).toMatchObject({ status: "delivered", attempt_count: 2, last_status_code: 200 });
+    expect(again.attempts.map((a: any) => [a.number, a.status_code, a.response_body])).toEqual([
+      [1, 201, "first"],
+      [2, 200, "ok"],
+    ]);
+  });
+});
+
+describe("without UNIQUE (webhook_id, event_id)", () => {
+  test("two ingests of one id at once store one event and one delivery per webhook: the events key refuses the second", async () => {
+    const h = await hook();
+    const id = `evt_race_${h.wh.id}`;
+    const event = { id, type: "workflow.completed", account_id: h.accountId, data: completed(3) };
+    // Counts the event inserts that reach D1: more than one means the race really happened (each ingest looked
+    // the id up before any stored it).
+    const tried: string[] = [];
+    const db = new Proxy(env.DB, {
+      get(t, k) {
+        if (k === "prepare") {
+          return (sql: string) => {
+            tried.push(sql);
+            return t.prepare(sql);
+          };
+        }
+        const v = Reflect.get(t, k);
+        return typeof v === "function" ? v.bind(t) : v;
+      },
+    });
+    const racing: Env = { ...env, DB: db };
+    const answers = (await Promise.all([ingest(racing, [event]), ingest(racing, [event]), ingest(racing, [event])])).map(([r]) => r);
+    expect(tried.filter((sql) => /^INSERT INTO events\b/.test(sql)).length).toBeGreaterThan(1);
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 202]);
+    for (const r of answers) expect(r).toMatchObject({ body: { id, deliveries: 1 } });
+    const rows = await env.DB.prepare("SELECT webhook_id FROM deliveries WHERE event_id = ?").bind(id).all();
+    expect(rows.results).toEqual([{ webhook_id: h.wh.id }]);
+  });
+});
+
+/** The plan lines of one statement, with the arguments it ran with. */
+async function planOf(s: Seen): Promise<string[]> {
+  const r = await env.DB.prepare(`EXPLAIN QUERY PLAN ${s.sql}`)
+    .bind(...s.args)
+    .all<{ detail: string }>();
+  return r.results.map((x) => x.detail);
+}
+
+const LOG_TABLES = /\b(events|deliveries|attempts)\b/;
+/** A full scan without an index of a log table (or of the aliases the code gives them). */
+const FULL_SCAN = /^SCAN (events|deliveries|attempts|e|d)( AS \w+)?$/;
+
+describe("every statement on events, deliveries and attempts finds its rows through an index", () => {
+  test("lists, lookups, stats, replay, ingest, the purge and the sweep", async () => {
+    const h = await hook({}, { answers: [{ status: 200 }, { status: 500 }] });
+    const doomed = await hook();
+    const e1 = await h.send();
+    const e2 = await h.send(completed(7), "workflow.started");
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    await doomed.send();
+
+    const seen: Seen[] = [];
+    const recEnv = recordingEnv(seen);
+    const app = async (method: string, path: string, token: string, body?: unknown) => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`https://webhooks.test${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+        recEnv,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+
+    const list = await expectJson(app("GET", `/v1/webhooks/${h.wh.id}/deliveries?limit=1`, h.key), 200);
+    await expectJson(app("GET", `/v1/webhooks/${h.wh.id}/deliveries?cursor=${list.next_cursor}`, h.key), 200);
+    for (const status of ["pending", "delivered", "failed", "cancelled", "expired"]) {
+      await expectJson(app("GET", `/v1/webhooks/${h.wh.id}/deliveries?status=${status}&event_type=workflow.started`, h.key), 200);
+    }
+    await expectJson(app("GET", `/v1/webhooks/${h.wh.id}/stats?window=7d`, h.key), 200);
+    await expectJson(app("GET", `/v1/deliveries/${list.data[0].id}`, h.key), 200);
+    await expectJson(app("POST", `/v1/webhooks/${h.wh.id}/replay`, h.key, { since: new Date(Date.now() - 3_600_000).toISOString() }), 202);
+    await expectJson(app("POST", `/v1/webhooks/${h.wh.id}/replay`, h.key, { since: "2020-01-01T00:00:00Z", status: "delivered" }), 202);
+    const events = await expectJson(app("GET", "/v1/events?limit=1&type=workflow.completed", h.key), 200);
+    await expectJson(app("GET", `/v1/events?cursor=${encodeURIComponent(events.next_cursor)}`, h.key), 200);
+    await expectJson(app("GET", `/v1/events/${e2.id}`, h.key), 200);
+    // Ingest, a repeated ingest (its pending deliveries re-handed), a broadcast.
+    await expectJson(app("POST", "/v1/events", env.PLATFORM_TOKEN, { type: "workflow.completed", account_id: h.accountId, data: completed(9) }), 202);
+    await expectJson(
+      app("POST", "/v1/events", env.PLATFORM_TOKEN, { id: e1.id, type: "workflow.completed", account_id: h.accountId, data: completed(1) }),
+      200,
+    );
+    await expectJson(
+      app("POST", "/v1/events", env.PLATFORM_TOKEN, {
+        type: "system.maintenance",
+        data: { window: { starts_at: "2026-11-27T09:00:00Z", ends_at: "2026-11-27T10:00:00Z" }, message: "m" },
+      }),
+      202,
+    );
+    expect((await app("DELETE", `/v1/webhooks/${doomed.wh.id}`, doomed.key)).status).toBe(204);
+    // The cron trigger: purge and sweep, with everything past retention and every pending delivery overdue.
+    await runMaintenance(recEnv, Date.now() + 40 * 86_400_000);
+    // The queue's log statements, as the outbox flush sends them.
+    const d = list.data[0];
+    for (const [attempt, outcome] of [
+      [attemptLog(), { kind: "delivered" }],
+      [attemptLog({ number: 2, statusCode: 500, error: "HTTP 500" }), { kind: "retry", delayMs: 1000, reason: "HTTP 500" }],
+    ] as [AttemptLog, Outcome][]) {
+      const statements = logStatements({ webhookId: h.wh.id, deliveryIds: [d.id], attempt, outcome, createdAt: Date.parse(d.created_at) });
+      await recordingDb(env.DB, seen).batch(
+        statements.map((s) =>
+          recordingDb(env.DB, seen)
+            .prepare(s.sql)
+            .bind(...s.params),
+        ),
+      );
+    }
+
+    const statements = [...new Map(seen.filter((s) => LOG_TABLES.test(s.sql)).map((s) => [s.sql, s])).values()];
+    const must = [
+      /FROM deliveries WHERE webhook_id = \? ORDER BY id DESC/,
+      /FROM deliveries WHERE webhook_id = \? AND id < \?/,
+      /status = \? AND status <> 'delivered' AND event_type = \?/,
+      /FROM deliveries WHERE webhook_id = \? AND status = \? AND event_type = \?/,
+      /SELECT status, count\(\*\) AS n FROM deliveries/,
+      /SELECT latency_ms FROM deliveries/,
+      /FROM deliveries WHERE webhook_id = \? AND status = \? AND status <> 'delivered'\s+AND id >= \?/,
+      /FROM deliveries WHERE webhook_id = \? AND status = \?\s+AND id >= \?/,
+      /FROM attempts WHERE delivery_id = \?/,
+      /SELECT \* FROM events WHERE \(account_id = \?1 OR account_id IS NULL\)/,
+      /SELECT \* FROM events WHERE id = \? AND/,
+      /^INSERT INTO events/,
+      /^INSERT INTO deliveries/,
+      /FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.event_id = \?/,
+      /^UPDATE deliveries SET status = 'cancelled'/,
+      /^DELETE FROM attempts/,
+      /^DELETE FROM deliveries/,
+      /^DELETE FROM events/,
+      /EXISTS \(SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id/,
+      /FROM deliveries d JOIN events e ON e.id = d.event_id/,
+      /^INSERT OR REPLACE INTO attempts/,
+      /first_started_at = \?/,
+    ];
+    for (const pattern of must)
+      expect(
+        statements.some((s) => pattern.test(s.sql)),
+        `a statement matching ${pattern} ran`,
+      ).toBe(true);
+    for (const s of statements) {
+      const plan = await planOf(s);
+      for (const line of plan) expect(line, `${s.sql}\n${plan.join("\n")}`).not.toMatch(FULL_SCAN);
+    }
+    // The windows and lists take the indexes meant for them.
+    const planFor = async (pattern: RegExp) => (await planOf(statements.find((s) => pattern.test(s.sql))!)).join("\n");
+    expect(await planFor(/status = \? AND status <> 'delivered' AND event_type = \?/)).toMatch(
+      /USING (COVERING )?INDEX deliveries_open \(webhook_id=\? AND status=\?/,
+    );
+    expect(await planFor(/SELECT status, count\(\*\) AS n FROM deliveries/)).toMatch(/INDEX deliveries_webhook \(webhook_id=\? AND id>\?\)/);
+    expect(await planFor(/^DELETE FROM deliveries/)).toMatch(/USING PRIMARY KEY \(id<\?\)/);
+    expect(await planFor(/^DELETE FROM attempts/)).toMatch(/USING PRIMARY KEY \(delivery_id<\?\)/);
+    expect(await planFor(/^DELETE FROM events/)).toMatch(/INDEX events_account_created \(account_id=\? AND created_at<\?\)/);
+    expect(await planFor(/EXISTS \(SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id/)).toMatch(/INDEX deliveries_open/);
+  });
+});
+
+test("idAtTime is the smallest id of its millisecond", () => {
+  const ms = Date.UTC(2026, 10, 27, 9);
+  const ids = Array.from({ length: 50 }, () => newId("dlv", ms));
+  for (const id of ids) {
+    expect(id >= idAtTime("dlv", ms)).toBe(true);
+    expect(id < idAtTime("dlv", ms + 1)).toBe(true);
+    expect(newId("dlv", ms - 1) < idAtTime("dlv", ms)).toBe(true);
+  }
+  expect(idAtTime("dlv", ms)).toMatch(/^dlv_[0-9A-Z]{10}0{16}$/);
+});
