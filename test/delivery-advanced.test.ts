@@ -479,7 +479,7 @@ describe("a long backlog", () => {
         // No statement walks the whole queue table: each finds its rows through an index, or reads the table in
         // sequence order and stops at its LIMIT (the strict line's head is its lowest unsent sequence) — the bound
         // on rows read above holds either way.
-        const stopsAtLimit = /LIMIT (\d+|\?)\)?$/.test(q.query.trim());
+        const stopsAtLimit = /LIMIT (\d+|\?)\)?(\s+RETURNING [\w*, ]+)?$/.test(q.query.replace(/\s+/g, " ").trim());
         for (const line of q.plan) if (!stopsAtLimit) expect(line, q.query).not.toMatch(/^SCAN (q|queue)$/);
       }
     },

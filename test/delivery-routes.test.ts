@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
+import { newId } from "../src/ids";
 import { call, completed, expectJson, newAccount } from "./support/api";
 import { cron, deliveryOf, type Hook, hook } from "./support/delivery";
 
@@ -180,36 +181,60 @@ describe("the cron trigger", () => {
     const h = await hook();
     const now = Date.now();
     const old = now - 31 * 86_400_000;
+    // Delivery ids carry their creation time, as ingest makes them: the purge walks them as an id range.
+    const ids = {
+      oldDelivered: newId("dlv", old),
+      oldFailed: newId("dlv", old),
+      oldPending: newId("dlv", old),
+      recent: newId("dlv", now - 86_400_000),
+    };
+    const name = Object.fromEntries(Object.entries(ids).map(([k, v]) => [v, k]));
     const insert = (id: string, status: string, createdAt: number) =>
       env.DB.prepare(
         "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, 'workflow.completed', ?, ?, ?, ?)",
-      ).bind(id, h.wh.id, h.accountId, `evt_${id}`, status, status === "pending" ? now + 3_600_000 : null, createdAt, createdAt);
-    const attempt = (id: string, startedAt: number) =>
+      ).bind(id, h.wh.id, h.accountId, `evt_purge_${name[id]}`, status, status === "pending" ? now + 3_600_000 : null, createdAt, createdAt);
+    const attempt = (id: string, startedAt: number, number = 1) =>
       env.DB.prepare(
-        "INSERT INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, request_headers, request_body) VALUES (?, 1, ?, ?, 5, '{}', '{}')",
-      ).bind(id, h.wh.id, startedAt);
+        "INSERT INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, request_headers, request_body) VALUES (?, ?, ?, ?, 5, '{}', '{}')",
+      ).bind(id, number, h.wh.id, startedAt);
     await env.DB.batch([
-      insert("dlv_purge_old_delivered", "delivered", old),
-      insert("dlv_purge_old_failed", "failed", old),
-      insert("dlv_purge_old_pending", "pending", old),
-      insert("dlv_purge_recent", "delivered", now - 86_400_000),
-      attempt("dlv_purge_old_delivered", old),
-      attempt("dlv_purge_old_failed", old),
-      attempt("dlv_purge_recent", now - 86_400_000),
+      insert(ids.oldDelivered, "delivered", old),
+      insert(ids.oldFailed, "failed", old),
+      insert(ids.oldPending, "pending", old),
+      insert(ids.recent, "delivered", now - 86_400_000),
+      attempt(ids.oldDelivered, old),
+      attempt(ids.oldFailed, old),
+      attempt(ids.recent, now - 86_400_000),
+      // An old delivery retried within retention keeps that attempt.
+      attempt(ids.oldPending, old),
+      attempt(ids.oldPending, now - 60_000, 2),
     ]);
     const event = (id: string, createdAt: number) =>
       env.DB.prepare(
         "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', '2026-01-01T00:00:00Z', '{}', 1, ?)",
       ).bind(id, h.accountId, createdAt);
-    await env.DB.batch([event("evt_dlv_purge_old_delivered", old), event("evt_dlv_purge_old_pending", old), event("evt_dlv_purge_recent", now - 86_400_000)]);
+    await env.DB.batch([event("evt_purge_oldDelivered", old), event("evt_purge_oldPending", old), event("evt_purge_recent", now - 86_400_000)]);
     await cron(now);
-    const events = (await env.DB.prepare("SELECT id FROM events WHERE id LIKE 'evt_dlv_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
+    const events = (await env.DB.prepare("SELECT id FROM events WHERE id LIKE 'evt_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
     // An old event goes with its deliveries, unless one of them is still pending (a redelivery is rebuilt from it).
-    expect(events).toEqual(["evt_dlv_purge_old_pending", "evt_dlv_purge_recent"]);
-    const left = (await env.DB.prepare("SELECT id FROM deliveries WHERE id LIKE 'dlv_purge_%' ORDER BY id").all<{ id: string }>()).results.map((r) => r.id);
-    expect(left).toEqual(["dlv_purge_old_pending", "dlv_purge_recent"]);
-    const attempts = (await env.DB.prepare("SELECT delivery_id FROM attempts WHERE delivery_id LIKE 'dlv_purge_%'").all<{ delivery_id: string }>()).results;
-    expect(attempts.map((r) => r.delivery_id)).toEqual(["dlv_purge_recent"]);
+    expect(events).toEqual(["evt_purge_oldPending", "evt_purge_recent"]);
+    const all = Object.values(ids);
+    const marks = all.map(() => "?").join(",");
+    const left = (
+      await env.DB.prepare(`SELECT id FROM deliveries WHERE id IN (${marks})`)
+        .bind(...all)
+        .all<{ id: string }>()
+    ).results.map((r) => name[r.id]);
+    expect(left.sort()).toEqual(["oldPending", "recent"]);
+    const attempts = (
+      await env.DB.prepare(`SELECT delivery_id, number FROM attempts WHERE delivery_id IN (${marks})`)
+        .bind(...all)
+        .all<{ delivery_id: string; number: number }>()
+    ).results;
+    expect(attempts.map((r) => [name[r.delivery_id], r.number]).sort()).toEqual([
+      ["oldPending", 2],
+      ["recent", 1],
+    ]);
   });
 
   test("sweeps a pending delivery whose hand-off was lost: it is handed to its queue and delivered", async () => {
@@ -298,8 +323,8 @@ describe("the cron trigger", () => {
 
 test("the queue's SQL status matches the log after a mixed run", async () => {
   const { h } = await mixed();
-  const rows = await runInDurableObject(h.stub, (_i, s) =>
-    s.storage.sql.exec<{ state: string; attempts: number }>("SELECT state, attempts FROM queue ORDER BY seq").toArray(),
-  );
-  expect(rows).toEqual(Array(5).fill({ state: "done", attempts: 1 }));
+  // Everything finished, so nothing is left in the queue: a row leaves it once its outcome is in D1.
+  const rows = await runInDurableObject(h.stub, (_i, s) => s.storage.sql.exec("SELECT seq FROM queue").toArray());
+  expect(rows).toEqual([]);
+  expect((await h.stub.status()).outbox).toBe(0);
 });

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { QueueItem } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
+import { idAtTime } from "../ids";
 import { type EventRow, itemFor } from "../ingest";
 import { getWebhookRow, toQueueConfig, type WebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
@@ -29,6 +30,24 @@ export interface DeliveryRow {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+}
+
+/**
+ * The columns of a DeliveryRow. A deliveries row also holds its first attempt when that succeeded (the first_*
+ * columns, bodies included), which only GET /v1/deliveries/{id} reads: lists name their columns instead of `*`.
+ */
+export const DELIVERY_COLUMNS =
+  "id, webhook_id, account_id, event_id, event_type, status, attempt_count, next_attempt_at, last_status_code, last_error, latency_ms, created_at, updated_at, delivered_at";
+
+/** The first attempt as its deliveries row keeps it (all NULL unless the first attempt succeeded). */
+interface FirstAttemptColumns {
+  first_started_at: number | null;
+  first_duration_ms: number | null;
+  first_status_code: number | null;
+  first_request_headers: string | null;
+  first_request_body: string | null;
+  first_response_headers: string | null;
+  first_response_body: string | null;
 }
 
 interface AttemptRow {
@@ -106,12 +125,33 @@ function toAttempt(a: AttemptRow) {
   };
 }
 
+/** The first attempt kept in a deliveries row, as an attempts row would hold it; null when there is none. */
+function inlineFirstAttempt(r: FirstAttemptColumns): AttemptRow | null {
+  if (r.first_started_at === null) return null;
+  return {
+    number: 1,
+    started_at: r.first_started_at,
+    duration_ms: r.first_duration_ms ?? 0,
+    status_code: r.first_status_code,
+    error: null,
+    request_headers: r.first_request_headers ?? "{}",
+    request_body: r.first_request_body ?? "",
+    response_headers: r.first_response_headers,
+    response_body: r.first_response_body,
+  };
+}
+
 /** One of the caller's deliveries with every attempt, or 404. */
 export async function loadDelivery(c: Context<AppEnv>, id: string) {
-  const row = await c.env.DB.prepare("SELECT * FROM deliveries WHERE id = ? AND account_id = ?").bind(id, accountOf(c)).first<DeliveryRow>();
+  const row = await c.env.DB.prepare("SELECT * FROM deliveries WHERE id = ? AND account_id = ?")
+    .bind(id, accountOf(c))
+    .first<DeliveryRow & FirstAttemptColumns>();
   if (!row) throw notFound("delivery", id);
-  const attempts = await c.env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number").bind(id).all<AttemptRow>();
-  return { ...toDelivery(row), attempts: attempts.results.map(toAttempt) };
+  const rows = await c.env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number").bind(id).all<AttemptRow>();
+  // A first attempt that succeeded lives in the deliveries row; every other attempt is an attempts row.
+  const first = inlineFirstAttempt(row);
+  const attempts = first ? [first, ...rows.results.filter((a) => a.number !== 1)] : rows.results;
+  return { ...toDelivery(row), attempts: attempts.map(toAttempt) };
 }
 
 /** Redelivers deliveries through their webhook's queue, rebuilding each payload from the stored event. */
@@ -126,10 +166,17 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
       .all<EventRow>();
     for (const e of found.results) events.set(e.id, e);
   }
+  const sequences = await firstSequences(
+    c.env.DB,
+    rows.map((r) => r.id),
+  );
   // Test sends have no stored event; they are not redelivered.
   const items: QueueItem[] = rows.flatMap((r) => {
     const e = events.get(r.event_id);
-    return e ? [itemFor(e, webhook, r.id, r.attempt_count)] : [];
+    if (!e) return [];
+    const item = itemFor(e, webhook, r.id, r.attempt_count);
+    const sequence = sequences.get(r.id);
+    return [sequence === undefined ? item : { ...item, sequence }];
   });
   const stub = queueOf(c.env, webhook.id);
   let total = 0;
@@ -137,6 +184,31 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
     total += (await stub.redeliver(toQueueConfig(webhook), items.slice(i, i + 200))).requeued;
   }
   return total;
+}
+
+/**
+ * The x-broxiai-sequence each delivery was first sent with, read from its logged first attempt (inline in the
+ * delivery row when it succeeded, an attempts row when it failed): a redelivery goes out under the same number.
+ * Deliveries never sent, or sent in a batch ("first-last"), have none.
+ */
+async function firstSequences(db: D1Database, ids: string[]): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for (let i = 0; i < ids.length; i += 45) {
+    const chunk = ids.slice(i, i + 45);
+    const marks = chunk.map(() => "?").join(",");
+    const rows = await db
+      .prepare(
+        `SELECT id, json_extract(first_request_headers, '$."x-broxiai-sequence"') AS seq FROM deliveries WHERE id IN (${marks}) AND first_request_headers IS NOT NULL
+         UNION ALL
+         SELECT delivery_id, json_extract(request_headers, '$."x-broxiai-sequence"') FROM attempts WHERE delivery_id IN (${marks}) AND number = 1`,
+      )
+      .bind(...chunk, ...chunk)
+      .all<{ id: string; seq: string | null }>();
+    for (const r of rows.results) {
+      if (r.seq !== null && /^[1-9]\d*$/.test(String(r.seq))) found.set(r.id, Number(r.seq));
+    }
+  }
+  return found;
 }
 
 /** Delivery log, redelivery, replay and statistics. */
@@ -157,11 +229,25 @@ deliveries.openapi(
   async (c) => {
     const webhook = await loadWebhook(c, c.req.valid("param").webhook_id);
     const { cursor, limit, status, event_type } = c.req.valid("query");
-    const rows = await c.env.DB.prepare(
-      `SELECT * FROM deliveries WHERE webhook_id = ?1 AND (?2 IS NULL OR id < ?2) AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR event_type = ?4)
-       ORDER BY id DESC LIMIT ?5`,
-    )
-      .bind(webhook.id, cursor ?? null, status ?? null, event_type ?? null, limit + 1)
+    // Only the filters given are in the statement, so SQLite walks an index range: (webhook_id, id) newest first, or
+    // for a status other than delivered the partial index (webhook_id, status, id), which it uses only when the
+    // WHERE says `status <> 'delivered'` literally.
+    const where = ["webhook_id = ?"];
+    const args: (string | number)[] = [webhook.id];
+    if (cursor !== undefined) {
+      where.push("id < ?");
+      args.push(cursor);
+    }
+    if (status !== undefined) {
+      where.push(status === "delivered" ? "status = ?" : "status = ? AND status <> 'delivered'");
+      args.push(status);
+    }
+    if (event_type !== undefined) {
+      where.push("event_type = ?");
+      args.push(event_type);
+    }
+    const rows = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`)
+      .bind(...args, limit + 1)
       .all<DeliveryRow>();
     return c.json(pageOf(rows.results.map(toDelivery), limit), 200);
   },
@@ -194,12 +280,14 @@ deliveries.openapi(
   }),
   async (c) => {
     const id = c.req.valid("param").delivery_id;
-    const row = await c.env.DB.prepare("SELECT * FROM deliveries WHERE id = ? AND account_id = ?").bind(id, accountOf(c)).first<DeliveryRow>();
+    const row = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ?`)
+      .bind(id, accountOf(c))
+      .first<DeliveryRow>();
     if (!row) throw notFound("delivery", id);
     const webhook = await getWebhookRow(c.env.DB, row.account_id, row.webhook_id);
     if (!webhook) throw new ProblemError(409, "The webhook of this delivery has been deleted.");
     if ((await redeliver(c, webhook, [row])) === 0) throw new ProblemError(409, "Test sends cannot be redelivered; send a new test instead.");
-    const fresh = await c.env.DB.prepare("SELECT * FROM deliveries WHERE id = ?").bind(id).first<DeliveryRow>();
+    const fresh = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`).bind(id).first<DeliveryRow>();
     return c.json(toDelivery(fresh!), 202);
   },
 );
@@ -236,12 +324,15 @@ deliveries.openapi(
     const to = until ? Date.parse(until) : Date.now() + 1;
     if (until && to <= from) throw invalid("until", "must be after since");
     let replayed = 0;
-    let cursor = "";
+    // Delivery ids begin with their creation millisecond, so [since, until) is an id range of the webhook's index
+    // (the partial one for a status other than delivered); created_at stays in the WHERE as the exact condition.
+    let cursor = idAtTime("dlv", from);
     for (let pageNo = 0; pageNo < 20; pageNo++) {
       const rows = await c.env.DB.prepare(
-        "SELECT * FROM deliveries WHERE webhook_id = ? AND status = ? AND created_at >= ? AND created_at < ? AND id > ? ORDER BY id LIMIT 500",
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND status = ?${status === "delivered" ? "" : " AND status <> 'delivered'"}
+         AND id ${pageNo === 0 ? ">=" : ">"} ? AND id < ? AND created_at >= ? AND created_at < ? ORDER BY id LIMIT 500`,
       )
-        .bind(webhook.id, status, from, to, cursor)
+        .bind(webhook.id, status, cursor, idAtTime("dlv", to), from, to)
         .all<DeliveryRow>();
       if (rows.results.length === 0) break;
       replayed += await redeliver(c, webhook, rows.results);
@@ -295,9 +386,11 @@ deliveries.openapi(
 /** Counts, success rate and latency percentiles of one webhook's deliveries created within the window. */
 export async function webhookStats(db: D1Database, webhookId: string, window: string, now: number) {
   const since = now - (WINDOWS[window] ?? WINDOWS["24h"]);
+  // The window is an id range of (webhook_id, id): delivery ids begin with their creation millisecond.
+  const from = idAtTime("dlv", since);
   const counts = await db
-    .prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? AND created_at >= ? GROUP BY status")
-    .bind(webhookId, since)
+    .prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? AND id >= ? AND created_at >= ? GROUP BY status")
+    .bind(webhookId, from, since)
     .all<{ status: string; n: number }>();
   const by = Object.fromEntries(counts.results.map((r) => [r.status, r.n])) as Record<string, number>;
   const n = (s: string) => by[s] ?? 0;
@@ -307,8 +400,10 @@ export async function webhookStats(db: D1Database, webhookId: string, window: st
     if (delivered === 0) return null;
     const offset = Math.min(delivered - 1, Math.max(0, Math.ceil((p / 100) * delivered) - 1));
     const row = await db
-      .prepare("SELECT latency_ms FROM deliveries WHERE webhook_id = ? AND created_at >= ? AND status = 'delivered' ORDER BY latency_ms LIMIT 1 OFFSET ?")
-      .bind(webhookId, since, offset)
+      .prepare(
+        "SELECT latency_ms FROM deliveries WHERE webhook_id = ? AND id >= ? AND created_at >= ? AND status = 'delivered' ORDER BY latency_ms LIMIT 1 OFFSET ?",
+      )
+      .bind(webhookId, from, since, offset)
       .first<{ latency_ms: number }>();
     return row?.latency_ms ?? null;
   };
