@@ -4,40 +4,6 @@
 // stops rather than measure something else.
 
 export const VARIANTS = {
-  "log-flush-background": {
-    description:
-      "src/delivery/queue.ts alarm(): the outbox is flushed to D1 in the background (one flush in flight, later waves join the next) instead of being awaited before the next wave",
-    edits: [
-      {
-        file: "src/delivery/queue.ts",
-        find: `      if (logging) logging = await this.#flushLog();`,
-        replace: `      if (logging && !this.#flushing)
-        void this.#flushLog().then((ok) => {
-          if (!ok) logging = false;
-        });`,
-      },
-    ],
-  },
-  "log-flush-coalesced": {
-    description:
-      "src/delivery/queue.ts alarm(): the outbox (already durable in the object) is flushed to D1 once 50 entries are waiting or a second has passed, and at the end of the run, instead of after every wave",
-    edits: [
-      {
-        file: "src/delivery/queue.ts",
-        find: `    let subrequests = 0;`,
-        replace: `    let subrequests = 0;
-    let lastFlush = Date.now();`,
-      },
-      {
-        file: "src/delivery/queue.ts",
-        find: `      if (logging) logging = await this.#flushLog();`,
-        replace: `      if (logging && (this.#outboxCount >= 50 || Date.now() - lastFlush >= 1000)) {
-        logging = await this.#flushLog();
-        lastFlush = Date.now();
-      }`,
-      },
-    ],
-  },
   "ingest-parallel-reads": {
     description:
       "src/ingest.ts ingest(): the account check, the repeat check and the subscribed-webhooks read go out together (Promise.all) instead of one after another",
@@ -105,29 +71,6 @@ export const VARIANTS = {
   const [found, accountRows, ...hooks] = (await env.DB.batch(reads)) as D1Result<any>[];
   for (const r of accountRows?.results ?? []) known.add(r.id);
   accountIds.forEach((a, i) => webhooksByAccount.set(a, Promise.resolve(hooks[i].results as WebhookRow[])));`,
-      },
-    ],
-  },
-  "no-delete-alarm": {
-    description: "src/delivery/queue.ts #arm(): at the end of an alarm run with nothing due, the spent alarm is not deleted (one alarm write less per run)",
-    edits: [
-      {
-        file: "src/delivery/queue.ts",
-        find: `    if (logging) await this.#flushLog();
-    await this.#arm(true);`,
-        replace: `    if (logging) await this.#flushLog();
-    await this.#arm(true, true);`,
-      },
-      {
-        file: "src/delivery/queue.ts",
-        find: `  async #arm(force = false): Promise<void> {
-    const wake = this.#nextWake();
-    if (wake === null) {
-      if (force) await this.ctx.storage.deleteAlarm();`,
-        replace: `  async #arm(force = false, afterRun = false): Promise<void> {
-    const wake = this.#nextWake();
-    if (wake === null) {
-      if (force && !afterRun) await this.ctx.storage.deleteAlarm();`,
       },
     ],
   },

@@ -26,6 +26,7 @@ const zero = () => ({
   alarm_sets: 0,
   alarm_deletes: 0,
   alarm_gets: 0,
+  alarm_pending: 0,
   fetches: 0,
   fetch_ms: 0,
   alarm_ms: 0,
@@ -258,6 +259,8 @@ export class WebhookQueue extends Queue {
   }
   async benchCounts() {
     fold(this.#c, this.#cursors);
+    // An alarm still set will fire later (one more DO request): the cost phase books it to the scenario that set it.
+    this.#c.alarm_pending = this.#alarmAt.value !== null ? 1 : 0;
     return this.#c;
   }
 }

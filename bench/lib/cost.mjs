@@ -49,6 +49,7 @@ const NUMERIC = [
   "alarm_sets",
   "alarm_deletes",
   "alarm_gets",
+  "alarm_pending",
   "fetches",
   "fetch_ms",
   "alarm_ms",
@@ -93,7 +94,8 @@ function perDelivery(worker, queue, deliveries, events) {
   const alarmWrites = queue.alarm_sets + queue.alarm_deletes;
   const rowsWritten = worker.d1_rows_written + queue.d1_rows_written + queue.sql_rows_written + alarmWrites;
   const rowsRead = worker.d1_rows_read + queue.d1_rows_read + queue.sql_rows_read;
-  const doRequests = queue.rpc_calls + queue.alarms;
+  // Alarms left set when the scenario settled fire later, each one more DO request: counted here.
+  const doRequests = queue.rpc_calls + queue.alarms + Math.max(0, queue.alarm_pending);
   const activeS = (queue.alarm_ms + queue.rpc_ms) / 1000;
   const usd = {
     worker_requests: (worker.worker_requests / E) * PRICES.worker_request_per_million,
@@ -115,6 +117,7 @@ function perDelivery(worker, queue, deliveries, events) {
       do_requests: round(doRequests / E),
       do_rpc_calls: round(queue.rpc_calls / E),
       do_alarms: round(queue.alarms / E),
+      do_alarms_still_set: round(Math.max(0, queue.alarm_pending) / E),
       rows_written: round(rowsWritten / E),
       rows_written_d1_ingest: round(worker.d1_rows_written / E),
       rows_written_d1_log: round(queue.d1_rows_written / E),

@@ -97,6 +97,7 @@ function costTables(cost) {
     ["do_requests", "DO requests (RPC + alarms)"],
     ["do_rpc_calls", "  of which RPC calls"],
     ["do_alarms", "  of which alarm invocations"],
+    ["do_alarms_still_set", "  of which alarms set, to fire later"],
     ["rows_written", "rows written, all"],
     ["rows_written_d1_ingest", "  D1, ingest (events + deliveries)"],
     ["rows_written_d1_log", "  D1, delivery log (attempts + status)"],
