@@ -114,11 +114,12 @@ function perDelivery(worker, queue, deliveries, events) {
     events,
     per_delivery: {
       worker_requests: round(worker.worker_requests / E),
-      do_requests: round(doRequests / E),
+      // Four decimals whatever the size: these two are judged against targets (1.0033 must not read as 1).
+      do_requests: Math.round((doRequests / E) * 10000) / 10000,
       do_rpc_calls: round(queue.rpc_calls / E),
       do_alarms: round(queue.alarms / E),
       do_alarms_still_set: round(Math.max(0, queue.alarm_pending) / E),
-      rows_written: round(rowsWritten / E),
+      rows_written: Math.round((rowsWritten / E) * 10000) / 10000,
       rows_written_d1_ingest: round(worker.d1_rows_written / E),
       rows_written_d1_log: round(queue.d1_rows_written / E),
       rows_written_do_sqlite: round(queue.sql_rows_written / E),

@@ -76,9 +76,12 @@ const LOG_FLUSH_MS = 1000;
 /** When D1 refuses the log, the outbox is retried after this long. */
 const OUTBOX_RETRY_MS = 15_000;
 /**
- * A run started by a hand-off (not by the alarm) that finds more than one wave of work sets the alarm this far
- * ahead, so a process that dies mid-backlog resumes by itself; a run that outlives it is not disturbed.
+ * A run started by a hand-off (not by the alarm) that is still sending after BACKSTOP_AFTER_MS sets the alarm
+ * BACKSTOP_MS ahead, so a process that dies mid-backlog resumes by itself (a healthy run ends within its budget
+ * and re-arms first). A shorter run sets none — most hand-offs are one send — and a process that dies during one
+ * leaves its rows to the next hand-off or, at worst, the cron sweeper.
  */
+const BACKSTOP_AFTER_MS = 2_000;
 const BACKSTOP_MS = 30_000;
 /** Rows settled (expired) per statement, so one run never holds a huge result in memory. */
 const PAGE = 500;
@@ -360,7 +363,7 @@ export class WebhookQueue extends DurableObject<Env> {
     if (this.#config() && !this.#config()!.deleted) this.#expire(started);
     let subrequests = 0;
     let flushedAt = started;
-    let waves = 0;
+    let backstop = byAlarm;
     while (Date.now() - started < RUN_BUDGET_MS && subrequests < RUN_SUBREQUESTS) {
       const cfg = this.#config();
       if (!cfg?.active || cfg.deleted) break;
@@ -375,8 +378,11 @@ export class WebhookQueue extends DurableObject<Env> {
         }
         break;
       }
-      // An alarm run that dies is run again by the runtime; a run started by a hand-off needs an alarm to fall back on.
-      if (++waves === 2 && !byAlarm) await this.#backstop();
+      // An alarm run that dies is run again by the runtime; a long run started by a hand-off needs an alarm to fall back on.
+      if (!backstop && Date.now() - started >= BACKSTOP_AFTER_MS) {
+        backstop = true;
+        await this.#backstop();
+      }
       await Promise.all(allowed.map((u) => this.#deliver(cfg, u)));
       subrequests += allowed.length;
       // A delivered row's log waits in memory with the row still stored, so D1 is written a page at a time (or
@@ -390,10 +396,11 @@ export class WebhookQueue extends DurableObject<Env> {
     // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
     if (logging) await this.#flushLog();
     else this.#spill(this.#sent.splice(0));
-    await this.#arm({ force: true, clear: false });
+    // A backstop this run set is not left to fire for nothing.
+    await this.#arm({ force: true, clear: !byAlarm && backstop });
   }
 
-  /** Sets the alarm as a backstop for a run that has more than one wave to send (none is set for a single send). */
+  /** Sets the alarm as a backstop for a long run started by a hand-off (unless an earlier one is set). */
   async #backstop(): Promise<void> {
     if (!this.#sendsAtOnce()) return;
     const at = Date.now() + BACKSTOP_MS;
