@@ -158,7 +158,14 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
     );
     const items = matching.map((w) => ({
       webhook: w,
-      item: { delivery_id: newId("dlv", now), event_id: id, event_type: event.type, payload: payloadFor(event, w), created_at: now } satisfies QueueItem,
+      item: {
+        delivery_id: newId("dlv", now),
+        event_id: id,
+        event_type: event.type,
+        payload: payloadFor(event, w),
+        created_at: now,
+        fresh: true,
+      } satisfies QueueItem,
     }));
     const statements = [
       env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)").bind(

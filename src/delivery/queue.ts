@@ -21,6 +21,8 @@ export interface QueueItem {
   attempt_count?: number;
   /** The x-broxiai-sequence it was first sent with: a redelivery of a finished delivery goes out under it again. */
   sequence?: number;
+  /** Made by this very ingest (its id is new), so no queue can hold it yet: enqueue skips looking it up. */
+  fresh?: boolean;
 }
 
 /** The answer to a synchronous test send. */
@@ -233,18 +235,20 @@ export class WebhookQueue extends DurableObject<Env> {
   async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { accepted: 0 };
-    // Looked up first rather than left to a unique index: the queue is small (it holds only what is still to be
-    // sent), and an index would cost a row written on every insert and delete. Sweeps hand off up to 200 at once.
+    // Looked up first rather than left to a unique index, which would cost a row written on every insert and
+    // delete; only re-hand-offs (a repeated ingest, the sweeper: up to 200 at once) are looked up at all, in one
+    // pass over the queue, which holds only what is still to be sent.
     const known = new Set<string>();
-    for (let i = 0; i < items.length; i += 90) {
-      const ids = items.slice(i, i + 90).map((it) => it.delivery_id);
+    const handedBefore = items.filter((it) => !it.fresh);
+    for (let i = 0; i < handedBefore.length; i += 90) {
+      const ids = handedBefore.slice(i, i + 90).map((it) => it.delivery_id);
       for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${ids.map(() => "?").join(",")})`, ...ids)) {
         known.add(r.delivery_id);
       }
     }
     let accepted = 0;
     for (const item of items) {
-      if (known.has(item.delivery_id) || this.#awaitsLog(item.delivery_id)) continue;
+      if (!item.fresh && (known.has(item.delivery_id) || this.#awaitsLog(item.delivery_id))) continue;
       known.add(item.delivery_id);
       this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
       accepted++;
@@ -286,7 +290,19 @@ export class WebhookQueue extends DurableObject<Env> {
   /** Sends one event now, outside the queue, and answers what the receiver said (the test route). Logged too. */
   async sendTest(cfg: QueueConfig, item: QueueItem): Promise<TestResult> {
     const c = await this.#adopt(cfg);
-    const row: Row = { ...item, seq: 0, order_key: "", attempts: 0, next_at: Date.now(), expires_at: null, batch_id: null };
+    const row: Row = {
+      delivery_id: item.delivery_id,
+      event_id: item.event_id,
+      event_type: item.event_type,
+      payload: item.payload,
+      created_at: item.created_at,
+      seq: 0,
+      order_key: "",
+      attempts: 0,
+      next_at: Date.now(),
+      expires_at: null,
+      batch_id: null,
+    };
     const sent = await this.#send(c, { rows: [row], batchId: null });
     const ok = sent.sent.result.status !== undefined && sent.sent.result.status >= 200 && sent.sent.result.status < 300;
     this.#log(
