@@ -537,16 +537,29 @@ async function main() {
       const t0 = Date.now();
       while (Date.now() - t0 < 15_000 && (await rcv.count(tag)).failed < 2) await sleep(100);
       const failedAttempts = (await rcv.count(tag)).failed;
-      const queuedPeak = Math.max(queueSampler.stop(), canReset ? memory(pid).hwm_mib : 0);
+      const queued = queueSampler.stop();
+      const queuedPeak = Math.max(queued.rss, canReset ? memory(pid).hwm_mib : 0);
 
       resetPeak(pid);
-      const rssAtFlip = memory(pid).rss_mib;
+      const atFlip = memory(pid);
+      const rssAtFlip = atFlip.rss_mib;
       const drainSampler = rssSampler(pid);
       const flip = now();
       await rcv.answer(tag, 200);
       const budget = Math.max(15_000, left() - P.reserveCostMs);
+      // Where memory goes as the drain proceeds: [delivered so far, RSS, RssAnon, MiB of SQLite files], sampled along the way.
+      const trajectory = [];
+      const track = setInterval(
+        async () => {
+          const m = memory(pid);
+          trajectory.push([(await rcv.count(tag)).delivered, round(m.rss_mib), round(m.anon_mib), round(svc.storageMib())]);
+        },
+        Math.max(250, Math.round(size / 25)),
+      );
       const complete = await rcv.waitFor(() => rcv.count(tag), size, budget);
-      const drainPeak = Math.max(drainSampler.stop(), canReset ? memory(pid).hwm_mib : 0);
+      clearInterval(track);
+      const drained = drainSampler.stop();
+      const drainPeak = Math.max(drained.rss, canReset ? memory(pid).hwm_mib : 0);
       const got = await rcv.take(tag);
       const times = Float64Array.from(got.times).sort();
       const unique = new Set(got.ids).size;
@@ -591,6 +604,11 @@ async function main() {
         peak_rss_draining_mib: round(drainPeak),
         rss_at_flip_mib: round(rssAtFlip),
         drain_growth_mib: round(drainPeak - rssAtFlip),
+        // The two parts of RSS, sampled: allocated memory, and file pages (the SQLite files, which grow with the log).
+        drain_growth_anon_mib: round(drained.anon - atFlip.anon_mib),
+        drain_growth_file_mib: round(drained.file - atFlip.file_mib),
+        peak_rss_anon_queueing_mib: round(queued.anon),
+        drain_trajectory: trajectory,
         peak_measure: canReset ? "VmHWM after clear_refs, and VmRSS sampled every 100 ms" : "VmRSS sampled every 100 ms",
       };
       log(

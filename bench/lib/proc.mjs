@@ -186,6 +186,21 @@ export async function startWrangler({ name, config, vars = {}, migrate = false, 
     port,
     pid: child.pid,
     log: () => log,
+    /** MiB of SQLite files (the local D1 and the Durable Objects' storage) under this instance's state directory. */
+    storageMib() {
+      let bytes = 0;
+      const walk = (dir) => {
+        for (const e of readdirSync(dir, { withFileTypes: true })) {
+          const p = join(dir, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (/\.sqlite(-wal)?$/.test(e.name)) bytes += statSync(p).size;
+        }
+      };
+      try {
+        walk(persistDir);
+      } catch {}
+      return bytes / 1048576;
+    },
     /** The workerd that runs the Worker itself (wrangler also runs a second one, its proxy, bound to `port`). */
     workerd() {
       const procs = descendants(child.pid).filter((p) => p.comm === "workerd");
@@ -248,7 +263,9 @@ export function memory(pid) {
     status = readFileSync(`/proc/${pid}/status`, "utf8");
   } catch {}
   const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? Number.NaN);
-  return { rss_mib: kb("VmRSS") / 1024, hwm_mib: kb("VmHWM") / 1024 };
+  // RssAnon is what the process allocated (V8 heaps, SQLite caches, buffers); RssFile is file pages mapped into it,
+  // which includes the SQLite database files of the local D1 and of the Durable Objects as they grow.
+  return { rss_mib: kb("VmRSS") / 1024, hwm_mib: kb("VmHWM") / 1024, anon_mib: kb("RssAnon") / 1024, file_mib: kb("RssFile") / 1024 };
 }
 
 /** Resets VmHWM to the current RSS (Linux: "5" > /proc/<pid>/clear_refs); false where that is not allowed. */
@@ -278,18 +295,24 @@ export function cpuMs(pid) {
 /** Samples a process's RSS every `everyMs` until stopped; returns the peak seen. */
 export function rssSampler(pid, everyMs = 100) {
   let peak = 0;
+  let peakAnon = 0;
+  let peakFile = 0;
   const take = () => {
     try {
-      peak = Math.max(peak, memory(pid).rss_mib);
+      const m = memory(pid);
+      peak = Math.max(peak, m.rss_mib);
+      peakAnon = Math.max(peakAnon, m.anon_mib);
+      peakFile = Math.max(peakFile, m.file_mib);
     } catch {}
   };
   take();
   const timer = setInterval(take, everyMs);
   return {
+    /** Peak VmRSS; `anon` and `file` are the peaks of its two parts. */
     stop() {
       clearInterval(timer);
       take();
-      return peak;
+      return { rss: peak, anon: peakAnon, file: peakFile };
     },
   };
 }

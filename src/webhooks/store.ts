@@ -158,8 +158,12 @@ export function saveWebhookStatement(db: D1Database, row: WebhookRow): D1Prepare
 
 /** The active webhooks that may receive an event of this account (every account's, for a broadcast). */
 export async function subscribedWebhooks(db: D1Database, accountId: string | null): Promise<WebhookRow[]> {
-  const stmt = accountId
+  return (await subscribedWebhooksQuery(db, accountId).all<WebhookRow>()).results;
+}
+
+/** The query behind subscribedWebhooks, for a caller that sends it in a D1 batch with others. */
+export function subscribedWebhooksQuery(db: D1Database, accountId: string | null): D1PreparedStatement {
+  return accountId
     ? db.prepare("SELECT * FROM webhooks WHERE account_id = ? AND active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL").bind(accountId)
     : db.prepare("SELECT * FROM webhooks WHERE active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL");
-  return (await stmt.all<WebhookRow>()).results;
 }
