@@ -188,6 +188,8 @@ export class WebhookQueue extends DurableObject<Env> {
   #outboxCount = 0;
   #sent: Sent[] = [];
   #sentSeqs = new Set<number>();
+  /** Delivery ids whose rows left the queue in the last minute, with when: see enqueue(). */
+  #finished = new Map<string, number>();
   #running: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -235,11 +237,15 @@ export class WebhookQueue extends DurableObject<Env> {
   async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { accepted: 0 };
-    // Looked up first rather than left to a unique index, which would cost a row written on every insert and
-    // delete; only re-hand-offs (a repeated ingest, the sweeper: up to 200 at once) are looked up at all, in one
-    // pass over the queue, which holds only what is still to be sent.
+    // A re-hand-off (a repeated ingest, the sweeper: up to 200 at once) is built from D1 showing the delivery
+    // pending, which may be out of date: the delivery may have been sent and logged since, and its row deleted.
+    // So D1 is asked again here, after any of our own log writes (a row is deleted only once its log is in D1);
+    // a row deleted while we wait for the answer is in #finished. Only then is the queue looked at — in one pass,
+    // rather than through a unique index, which would cost a row written on every insert and delete.
     const known = new Set<string>();
     const handedBefore = items.filter((it) => !it.fresh);
+    for (const id of await this.#finishedInLog(handedBefore.map((it) => it.delivery_id))) known.add(id);
+    for (const it of handedBefore) if (this.#finished.has(it.delivery_id)) known.add(it.delivery_id);
     for (let i = 0; i < handedBefore.length; i += 90) {
       const ids = handedBefore.slice(i, i + 90).map((it) => it.delivery_id);
       for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${ids.map(() => "?").join(",")})`, ...ids)) {
@@ -478,6 +484,26 @@ export class WebhookQueue extends DurableObject<Env> {
     return (
       this.#outboxCount > 0 && this.#sql.exec("SELECT 1 FROM outbox WHERE instr(statements, ?) > 0 LIMIT 1", JSON.stringify(deliveryId)).toArray().length > 0
     );
+  }
+
+  /**
+   * Which of these deliveries D1 shows finished. When D1 cannot answer, none: a hand-off then goes ahead, and at
+   * worst a delivery is sent once more (at least once), never lost.
+   */
+  async #finishedInLog(ids: string[]): Promise<string[]> {
+    const finished: string[] = [];
+    try {
+      for (let i = 0; i < ids.length; i += 90) {
+        const chunk = ids.slice(i, i + 90);
+        const rows = await this.env.DB.prepare(`SELECT id FROM deliveries WHERE id IN (${chunk.map(() => "?").join(",")}) AND status <> 'pending'`)
+          .bind(...chunk)
+          .all<{ id: string }>();
+        for (const r of rows.results) finished.push(r.id);
+      }
+    } catch (err) {
+      console.error("could not check a re-hand-off against the log", err instanceof Error ? err.message : String(err));
+    }
+    return finished;
   }
 
   /** The sequence numbers sent and awaiting their log, as a JSON array for `seq NOT IN (SELECT value FROM json_each(?))`. */
@@ -874,8 +900,18 @@ export class WebhookQueue extends DurableObject<Env> {
       // Sends that finished during the write were appended behind these; only what was written goes.
       this.#sent.splice(0, n);
       const seqs = taken.flatMap((e) => e.seqs);
-      this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs));
+      const now = Date.now();
+      for (const r of this.#sql.exec<{ delivery_id: string }>(
+        "DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING delivery_id",
+        JSON.stringify(seqs),
+      )) {
+        this.#finished.set(r.delivery_id, now);
+      }
       for (const seq of seqs) this.#sentSeqs.delete(seq);
+      for (const [id, at] of this.#finished) {
+        if (at > now - 60_000) break;
+        this.#finished.delete(id);
+      }
     }
     return true;
   }

@@ -74,5 +74,7 @@ test.skipIf(!haveSqliteShell())("a hand-off lost after the D1 commit is delivere
   expect(arrived).toBe(true);
   expect(by).toEqual({ delivered: 3 });
   expect(t.lost).toEqual([]);
-  expect(t.resentSameAttempt).toBe(0);
+  // The delivery made just before the lock can come again: its row leaves the queue only once its log is in D1,
+  // and the lock can land in between (the object restarts, and sends it again — at least once).
+  expect(t.resentSameAttempt).toBeLessThanOrEqual(1);
 });
