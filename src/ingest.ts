@@ -120,7 +120,7 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
   ]);
   const known = new Set((accountRows.results as { id: string }[]).map((r) => r.id));
   const existing = new Map((found.results as unknown as EventRow[]).map((r) => [r.id, r]));
-  accountIds.forEach((a, i) => webhooksByAccount.set(a, Promise.resolve(subscriptions[i].results as unknown as WebhookRow[])));
+  for (const [i, a] of accountIds.entries()) webhooksByAccount.set(a, Promise.resolve(subscriptions[i].results as unknown as WebhookRow[]));
 
   const handoffs = new Map<string, { webhook: WebhookRow; items: QueueItem[]; indexes: number[] }>();
   const addHandoff = (webhook: WebhookRow, item: QueueItem, index: number) => {
