@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { config, type Env } from "../config";
 import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
+import { inLists } from "../sql";
 import type { QueueConfig } from "../webhooks/store";
 import { type AttemptLog, type LogStatement, logStatements } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
@@ -225,7 +226,7 @@ export class WebhookQueue extends DurableObject<Env> {
     }
     if (cfg.active && previous && !previous.active) this.#sql.exec("DELETE FROM meta WHERE key = 'failing_since'");
     // Going inactive drops an alarm that would only find nothing to send; coming back sends what was held.
-    if (cfg.active && previous && !previous.active && this.#sendsAtOnce()) this.#kick();
+    if (cfg.active && previous && !previous.active) await this.#sendOrArm();
     else await this.#arm({ force: !cfg.active, clear: !cfg.active });
   }
 
@@ -246,11 +247,9 @@ export class WebhookQueue extends DurableObject<Env> {
     const handedBefore = items.filter((it) => !it.fresh);
     for (const id of await this.#finishedInLog(handedBefore.map((it) => it.delivery_id))) known.add(id);
     for (const it of handedBefore) if (this.#finished.has(it.delivery_id)) known.add(it.delivery_id);
-    for (let i = 0; i < handedBefore.length; i += 90) {
-      const ids = handedBefore.slice(i, i + 90).map((it) => it.delivery_id);
-      for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${ids.map(() => "?").join(",")})`, ...ids)) {
+    for (const { items: ids, marks } of inLists(handedBefore.map((it) => it.delivery_id))) {
+      for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${marks})`, ...ids))
         known.add(r.delivery_id);
-      }
     }
     let accepted = 0;
     for (const item of items) {
@@ -259,8 +258,7 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
       accepted++;
     }
-    if (this.#sendsAtOnce()) this.#kick();
-    else await this.#arm();
+    await this.#sendOrArm();
     return { accepted };
   }
 
@@ -288,8 +286,7 @@ export class WebhookQueue extends DurableObject<Env> {
       requeued++;
     }
     await this.#flushLog();
-    if (this.#sendsAtOnce()) this.#kick();
-    else await this.#arm();
+    await this.#sendOrArm();
     return { requeued };
   }
 
@@ -369,6 +366,12 @@ export class WebhookQueue extends DurableObject<Env> {
     });
     this.#running = run;
     return run;
+  }
+
+  /** What new work gets: a run now (production), or the alarm (tests, ALARM_MIN_DELAY_MS > 0). */
+  async #sendOrArm(): Promise<void> {
+    if (this.#sendsAtOnce()) this.#kick();
+    else await this.#arm();
   }
 
   /** Whether a hand-off sends at once (production) or leaves every send to the alarm (tests, ALARM_MIN_DELAY_MS > 0). */
@@ -493,9 +496,8 @@ export class WebhookQueue extends DurableObject<Env> {
   async #finishedInLog(ids: string[]): Promise<string[]> {
     const finished: string[] = [];
     try {
-      for (let i = 0; i < ids.length; i += 90) {
-        const chunk = ids.slice(i, i + 90);
-        const rows = await this.env.DB.prepare(`SELECT id FROM deliveries WHERE id IN (${chunk.map(() => "?").join(",")}) AND status <> 'pending'`)
+      for (const { items: chunk, marks } of inLists(ids)) {
+        const rows = await this.env.DB.prepare(`SELECT id FROM deliveries WHERE id IN (${marks}) AND status <> 'pending'`)
           .bind(...chunk)
           .all<{ id: string }>();
         for (const r of rows.results) finished.push(r.id);
@@ -511,6 +513,11 @@ export class WebhookQueue extends DurableObject<Env> {
     return JSON.stringify([...this.#sentSeqs]);
   }
 
+  /** The lowest unsent row: the head of a strict or batched line (read in sequence order; no index needed). */
+  #lineHead(): Row | undefined {
+    return this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", this.#sentJson()).toArray()[0];
+  }
+
   /** The sendable units, oldest first: expired rows are settled on the way. */
   #dueUnits(cfg: QueueConfig, now: number): Unit[] {
     const pausedUntil = Number(this.#meta("paused_until") ?? 0);
@@ -519,10 +526,7 @@ export class WebhookQueue extends DurableObject<Env> {
     if (cfg.batch) return this.#dueBatch(cfg, now);
     const rows =
       cfg.ordering === "strict"
-        ? this.#sql
-            .exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", this.#sentJson())
-            .toArray()
-            .filter((r) => r.next_at <= now)
+        ? [this.#lineHead()].filter((r): r is Row => r !== undefined && r.next_at <= now)
         : this.#sql
             // INDEXED BY: without statistics SQLite may walk the rowid order instead, reading every row behind the heads.
             .exec<Row>(
@@ -539,8 +543,7 @@ export class WebhookQueue extends DurableObject<Env> {
   /** The head batch: a batch already formed (being retried), or up to max_size rows once full or old enough. */
   #dueBatch(cfg: QueueConfig, now: number): Unit[] {
     const { max_size, max_wait_ms } = cfg.batch!;
-    const sent = this.#sentJson();
-    const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", sent).toArray()[0];
+    const head = this.#lineHead();
     if (!head || head.next_at > now) return [];
     if (head.batch_id) {
       const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE batch_id = ? ORDER BY seq LIMIT ?", head.batch_id, max_size).toArray();
@@ -557,7 +560,7 @@ export class WebhookQueue extends DurableObject<Env> {
            (SELECT seq FROM queue WHERE batch_id IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?)
          RETURNING *`,
         batchId,
-        sent,
+        this.#sentJson(),
         max_size,
       )
       .toArray()
@@ -792,7 +795,7 @@ export class WebhookQueue extends DurableObject<Env> {
           )
           .one().t;
       } else {
-        const head = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", sent).toArray()[0];
+        const head = this.#lineHead();
         if (head) {
           due = head.next_at;
           if (cfg.batch && !head.batch_id && this.#openBatchRows(cfg.batch.max_size) < cfg.batch.max_size) {
@@ -887,16 +890,9 @@ export class WebhookQueue extends DurableObject<Env> {
   /** Writes sent deliveries' log to D1 about a chunk per batch, deleting their rows once it is there. */
   async #drainSent(): Promise<boolean> {
     while (this.#sent.length > 0) {
-      let n = 0;
-      let size = 0;
-      while (n < this.#sent.length && (n === 0 || size + this.#sent[n].size <= LOG_CHUNK_CHARS)) size += this.#sent[n++].size;
+      const n = firstChunk(this.#sent.map((e) => e.size));
       const taken = this.#sent.slice(0, n);
-      try {
-        await this.env.DB.batch(taken.flatMap((e) => e.statements).map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
-      } catch (err) {
-        console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
-        return false;
-      }
+      if (!(await this.#writeLog(taken.flatMap((e) => e.statements)))) return false;
       // Sends that finished during the write were appended behind these; only what was written goes.
       this.#sent.splice(0, n);
       const seqs = taken.flatMap((e) => e.seqs);
@@ -916,6 +912,17 @@ export class WebhookQueue extends DurableObject<Env> {
     return true;
   }
 
+  /** One D1 batch of log statements; false (and said in the log) when D1 refuses it. */
+  async #writeLog(statements: LogStatement[]): Promise<boolean> {
+    try {
+      await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+      return true;
+    } catch (err) {
+      console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  }
+
   /** Writes the outbox to D1, oldest first, about a chunk per batch, deleting what was written. True when it is empty. */
   async #drainOutbox(): Promise<boolean> {
     while (this.#outboxCount > 0) {
@@ -924,22 +931,21 @@ export class WebhookQueue extends DurableObject<Env> {
         this.#outboxCount = 0;
         return true;
       }
-      let n = 0;
-      let size = 0;
-      while (n < page.length && (n === 0 || size + page[n].statements.length <= LOG_CHUNK_CHARS)) size += page[n++].statements.length;
-      const taken = page.slice(0, n);
-      const statements = taken.flatMap((r) => JSON.parse(r.statements) as LogStatement[]);
-      try {
-        await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
-      } catch (err) {
-        console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
-        return false;
-      }
+      const taken = page.slice(0, firstChunk(page.map((r) => r.statements.length)));
+      if (!(await this.#writeLog(taken.flatMap((r) => JSON.parse(r.statements) as LogStatement[])))) return false;
       this.#sql.exec("DELETE FROM outbox WHERE id <= ?", taken[taken.length - 1].id);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
     }
     return true;
   }
+}
+
+/** How many of the leading sizes fit in LOG_CHUNK_CHARS together (always at least one). */
+function firstChunk(sizes: number[]): number {
+  let n = 0;
+  let size = 0;
+  while (n < sizes.length && (n === 0 || size + sizes[n] <= LOG_CHUNK_CHARS)) size += sizes[n++];
+  return n;
 }
 
 /** About how many characters a run of statements takes (what the chunking measures). */

@@ -4,6 +4,7 @@ import type { QueueItem } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
 import { idAtTime } from "../ids";
 import { type EventRow, itemFor } from "../ingest";
+import { IN_LIST_MAX, inLists } from "../sql";
 import { getWebhookRow, toQueueConfig, type WebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
@@ -159,9 +160,8 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
   if (rows.length === 0) return 0;
   const eventIds = [...new Set(rows.map((r) => r.event_id))];
   const events = new Map<string, EventRow>();
-  for (let i = 0; i < eventIds.length; i += 90) {
-    const chunk = eventIds.slice(i, i + 90);
-    const found = await c.env.DB.prepare(`SELECT * FROM events WHERE id IN (${chunk.map(() => "?").join(",")})`)
+  for (const { items: chunk, marks } of inLists(eventIds)) {
+    const found = await c.env.DB.prepare(`SELECT * FROM events WHERE id IN (${marks})`)
       .bind(...chunk)
       .all<EventRow>();
     for (const e of found.results) events.set(e.id, e);
@@ -193,9 +193,8 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
  */
 async function firstSequences(db: D1Database, ids: string[]): Promise<Map<string, number>> {
   const found = new Map<string, number>();
-  for (let i = 0; i < ids.length; i += 45) {
-    const chunk = ids.slice(i, i + 45);
-    const marks = chunk.map(() => "?").join(",");
+  // Each id is bound twice (one IN list per table), so half a run at a time.
+  for (const { items: chunk, marks } of inLists(ids, IN_LIST_MAX / 2)) {
     const rows = await db
       .prepare(
         `SELECT id, json_extract(first_request_headers, '$."x-broxiai-sequence"') AS seq FROM deliveries WHERE id IN (${marks}) AND first_request_headers IS NOT NULL
