@@ -84,7 +84,29 @@ function figuresTable(r) {
     lines.push(
       row([`  backlog ${size}: peak RSS of workerd, queueing / draining`, `${fmt(x.peak_rss_queueing_mib)} / ${fmt(x.peak_rss_draining_mib)}`, "", "", "MiB"]),
     );
+    const h = x.retained_heap_mib;
+    if (h)
+      lines.push(
+        row([
+          `  backlog ${size}: Worker isolate's retained heap, before / queued / mid-drain / drained`,
+          [h.before, h.queued, h.mid_drain, h.drained].map(fmt).join(" / "),
+          "",
+          "",
+          "MiB",
+        ]),
+      );
   }
+  const ctl = r.memory_control;
+  if (ctl)
+    lines.push(
+      row([
+        `  control: ${ctl.events} events for no webhook (no object involved), RSS growth / retained heap before → after`,
+        `+${fmt(ctl.rss_growth_mib)} / ${fmt(ctl.retained_heap_before_mib)} → ${fmt(ctl.retained_heap_after_mib)}`,
+        "",
+        "",
+        "MiB",
+      ]),
+    );
   return lines.join("\n");
 }
 

@@ -1,0 +1,102 @@
+// What the Worker's isolate retains, read through workerd's own inspector (the DevTools protocol; `wrangler dev`
+// starts the runtime with `--inspector-addr=localhost:0`; wrangler's proxy on --inspector-port stops answering after
+// heavy load). The workerd process's RSS is no substitute: it holds every isolate (the Worker, which in
+// `wrangler dev` also runs its Durable Objects, and the local simulators, D1 among them), and V8 keeps garbage in
+// each heap until it decides to collect it.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import WebSocket from "ws";
+
+/** The TCP ports a process listens on, from /proc (no tool needed). */
+function listeningPorts(pid) {
+  const inodes = new Set();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {}
+  }
+  const ports = [];
+  for (const table of ["tcp", "tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, "utf8");
+    } catch {}
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT, st 0A is LISTEN, inode is the tenth field.
+      if (f[3] === "0A" && inodes.has(f[9])) ports.push(Number.parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}
+
+/** workerd's inspector targets, one per Worker and simulator: [{id, webSocketDebuggerUrl}]; [] when there is none. */
+export async function inspectorTargets(pid) {
+  for (const port of listeningPorts(pid)) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2000) });
+      const list = res.ok ? await res.json().catch(() => null) : null;
+      if (Array.isArray(list) && list.some((t) => typeof t.webSocketDebuggerUrl === "string")) return list;
+    } catch {}
+  }
+  return [];
+}
+
+/**
+ * An isolate's retained heap in MiB: `Runtime.getHeapUsage` right after a heap snapshot, which V8 takes only after
+ * a full garbage collection (`HeapProfiler.collectGarbage` goes unanswered here). Null when the inspector does not
+ * answer within `timeoutMs`. The isolate pauses while the snapshot is taken (well under a second at these sizes).
+ */
+export async function retainedHeapMib(webSocketUrl, timeoutMs = 15_000) {
+  const ws = new WebSocket(webSocketUrl);
+  const replies = new Map();
+  ws.on("message", (data) => {
+    const m = JSON.parse(String(data));
+    if (m.id !== undefined) replies.get(m.id)?.(m);
+  });
+  const call = (id, method) =>
+    new Promise((resolve) => {
+      replies.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params: {} }));
+    });
+  const work = (async () => {
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+      ws.once("close", () => reject(new Error("closed")));
+    });
+    // Closed early (another session took the isolate): every pending call answers empty, so the result is null.
+    ws.once("close", () => {
+      for (const resolve of replies.values()) resolve({});
+    });
+    await call(1, "HeapProfiler.enable");
+    // The snapshot arrives as chunk events before its reply; they are not kept.
+    await call(2, "HeapProfiler.takeHeapSnapshot");
+    const usage = await call(3, "Runtime.getHeapUsage");
+    return usage.result ? usage.result.usedSize / 1048576 : null;
+  })();
+  let timer;
+  try {
+    return await Promise.race([work, new Promise((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+    ws.terminate();
+  }
+}
+
+/**
+ * The retained heap in MiB of the Worker's isolate (target `core:user:<name>`), which in `wrangler dev` also runs its
+ * Durable Objects. workerd takes one session per isolate, and wrangler's own inspector proxy may hold it at first:
+ * the first attempt then displaces it and is closed, and the next one gets the isolate. Null after three misses.
+ */
+export async function workerHeapMib(pid) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const target = (await inspectorTargets(pid)).find((t) => t.id.startsWith("core:user:"));
+    if (!target) return null;
+    const mib = await retainedHeapMib(target.webSocketDebuggerUrl, 10_000);
+    if (mib !== null) return mib;
+  }
+  return null;
+}
