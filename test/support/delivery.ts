@@ -48,6 +48,6 @@ export async function deliveryOf(h: Hook, eventId: string) {
 /** Runs the Worker's cron trigger to completion. */
 export async function cron(scheduledTime = Date.now()) {
   const ctx = createExecutionContext();
-  worker.scheduled(createScheduledController({ scheduledTime, cron: "*/5 * * * *" }), env, ctx);
+  worker.scheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env, ctx);
   await waitOnExecutionContext(ctx);
 }
