@@ -101,7 +101,7 @@ function figuresTable(r) {
     lines.push(
       row([
         `  control: ${ctl.events} events for no webhook (no object involved), RSS growth / retained heap before → after`,
-        `+${fmt(ctl.rss_growth_mib)} / ${fmt(ctl.retained_heap_before_mib)} → ${fmt(ctl.retained_heap_after_mib)}`,
+        `${ctl.rss_growth_mib >= 0 ? "+" : ""}${fmt(ctl.rss_growth_mib)} / ${fmt(ctl.retained_heap_before_mib)} → ${fmt(ctl.retained_heap_after_mib)}`,
         "",
         "",
         "MiB",
