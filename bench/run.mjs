@@ -203,6 +203,9 @@ async function main() {
     startWrangler({ name: "baseline", config: "bench/baseline/wrangler.toml", vars: { RECEIVER: rcv.url }, readyPath: "/?noop" }),
   ]);
   log(`service ${svc.url} (workerd ${JSON.stringify(svc.workerd())}), baseline ${base.url} (workerd ${JSON.stringify(base.workerd())})`);
+  results.meta.devtools_detached = { service: svc.devtoolsDetached, baseline: base.devtoolsDetached };
+  if (!svc.devtoolsDetached || !base.devtoolsDetached)
+    log("warning: wrangler's DevTools session could not be detached from both runtimes; figures carry its cost");
 
   const c = client(svc.url);
   const cb = client(base.url);

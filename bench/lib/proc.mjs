@@ -7,6 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { detachDevtools } from "./inspector.mjs";
 
 export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const WRANGLER = join(ROOT, "node_modules", ".bin", "wrangler");
@@ -180,7 +181,7 @@ export async function startWrangler({ name, config, vars = {}, migrate = false, 
     } catch {}
     await sleep(200);
   }
-  return {
+  const instance = {
     name,
     url,
     port,
@@ -224,6 +225,9 @@ export async function startWrangler({ name, config, vars = {}, migrate = false, 
       tempDirs.delete(persistDir);
     },
   };
+  // Measure the runtime as deployed: without wrangler's DevTools session (see detachDevtools).
+  instance.devtoolsDetached = await detachDevtools(instance.workerd().user);
+  return instance;
 }
 
 /** Every process below `rootPid`, from /proc. */
