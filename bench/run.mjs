@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { measureCost, PRICES } from "./lib/cost.mjs";
-import { workerHeapMib } from "./lib/inspector.mjs";
+import { detachDevtools, workerHeapMib } from "./lib/inspector.mjs";
 import { client, now, openLoop, percentile, pool, round, steadyRate, summary } from "./lib/load.mjs";
 import {
   bundleSnapshot,
@@ -242,6 +242,10 @@ async function main() {
   const ingestBatch = (accountId, ids) => c.post("/v1/events/batch", { events: ids.map((id) => event(accountId, id)) }, platformHeaders);
   const forward = (tag, id, mode = "") => cb.post(`/b/${tag}${mode}`, body("acc_baseline", id), { "webhook-id": id });
 
+  // wrangler reconnects its DevTools session when it restarts a runtime (it does under load: workers-sdk#14641),
+  // so each phase starts by taking it away again from both (see detachDevtools in lib/inspector.mjs).
+  const detach = () => Promise.all([detachDevtools(svc.workerd().user), detachDevtools(base.workerd().user)]);
+
   /** Waits until the receiver has `n` deliveries under a prefix; false if `ms` passed first. */
   const drained = (prefix, n, ms) => rcv.waitFor(() => rcv.countMany(prefix), n, ms);
 
@@ -250,6 +254,7 @@ async function main() {
   // still takes the whole ingest path (validation, D1 writes, the hand-off to the Durable Object and its SQLite
   // insert, the alarm check), while no delivery competes for the two cores. Phase 3 measures delivery.
   if (phase("ingest")) {
+    await detach();
     log("1. ingest: single and batch, one matching webhook (its deliveries held, so ingest is measured alone)");
     await rcv.answer("ing", 503);
     const single = [];
@@ -349,6 +354,7 @@ async function main() {
   }
 
   if (phase("e2e")) {
+    await detach();
     log("2a. end to end at light load (one event at a time), service and baseline interleaved");
     const svcRounds = [];
     const baseRounds = [];
@@ -408,6 +414,7 @@ async function main() {
   }
 
   if (phase("throughput")) {
+    await detach();
     log("3. sustained delivered/s: baseline, 1, 10 and 100 webhooks, interleaved per round");
     const rounds = { baseline: [], w1: [], w10: [], w100: [] };
     const n = { ...P.firstRound };
@@ -452,6 +459,7 @@ async function main() {
 
   // ---------------------------------------------------------------- 2b. end to end at load
   if (phase("e2e") && left() > P.reserveBacklogMs + P.reserveCostMs + 10_000) {
+    await detach();
     // Ingest and delivery share the two cores, so the rate the machine sustains doing both is the harmonic
     // combination of the two measured rates; the open loop runs at half of it.
     const ingestRate = results.ingest.single?.events_per_s?.median;
@@ -516,6 +524,7 @@ async function main() {
 
   // ---------------------------------------------------------------- 4. backlog drain and memory
   if (phase("backlog")) {
+    await detach();
     log(`4. backlog drain: receiver answering 503 while ${P.backlog.join(" and ")} events queue, then 200`);
     const pid = svc.workerd().user;
     // Control: as many events as the small backlog, ingested for a webhook that matches none of them, so no Durable
