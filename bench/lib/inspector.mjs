@@ -1,6 +1,6 @@
 // What the Worker's isolate retains, read through workerd's own inspector (the DevTools protocol; `wrangler dev`
-// starts the runtime with `--inspector-addr=localhost:0`; wrangler's proxy on --inspector-port stops answering after
-// heavy load). The workerd process's RSS is no substitute: it holds every isolate (the Worker, which in
+// starts the runtime with `--inspector-addr=localhost:0`; wrangler's own proxy on --inspector-port stopped answering
+// here after heavy load). The workerd process's RSS is no substitute: it holds every isolate (the Worker, which in
 // `wrangler dev` also runs its Durable Objects, and the local simulators, D1 among them), and V8 keeps garbage in
 // each heap until it decides to collect it.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -31,7 +31,7 @@ function listeningPorts(pid) {
 }
 
 /** workerd's inspector targets, one per Worker and simulator: [{id, webSocketDebuggerUrl}]; [] when there is none. */
-export async function inspectorTargets(pid) {
+async function inspectorTargets(pid) {
   for (const port of listeningPorts(pid)) {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(2000) });
@@ -43,11 +43,10 @@ export async function inspectorTargets(pid) {
 }
 
 /**
- * An isolate's retained heap in MiB: `Runtime.getHeapUsage` right after a heap snapshot, which V8 takes only after
- * a full garbage collection (`HeapProfiler.collectGarbage` goes unanswered here). Null when the inspector does not
- * answer within `timeoutMs`. The isolate pauses while the snapshot is taken (well under a second at these sizes).
+ * Opens an inspector session on `webSocketUrl`, sends `methods` one after another, and resolves to the last reply's
+ * result; null when the session closes first (another one took the isolate) or `timeoutMs` passes.
  */
-export async function retainedHeapMib(webSocketUrl, timeoutMs = 15_000) {
+async function session(webSocketUrl, methods, timeoutMs) {
   const ws = new WebSocket(webSocketUrl);
   const replies = new Map();
   ws.on("message", (data) => {
@@ -65,15 +64,13 @@ export async function retainedHeapMib(webSocketUrl, timeoutMs = 15_000) {
       ws.once("error", reject);
       ws.once("close", () => reject(new Error("closed")));
     });
-    // Closed early (another session took the isolate): every pending call answers empty, so the result is null.
+    // Closed early: every pending call answers empty, so the result is null.
     ws.once("close", () => {
       for (const resolve of replies.values()) resolve({});
     });
-    await call(1, "HeapProfiler.enable");
-    // The snapshot arrives as chunk events before its reply; they are not kept.
-    await call(2, "HeapProfiler.takeHeapSnapshot");
-    const usage = await call(3, "Runtime.getHeapUsage");
-    return usage.result ? usage.result.usedSize / 1048576 : null;
+    let reply = {};
+    for (const [i, method] of methods.entries()) reply = await call(i + 1, method);
+    return reply.result ?? null;
   })();
   let timer;
   try {
@@ -87,18 +84,28 @@ export async function retainedHeapMib(webSocketUrl, timeoutMs = 15_000) {
 }
 
 /**
- * The retained heap in MiB of the Worker's isolate (target `core:user:<name>`), which in `wrangler dev` also runs its
- * Durable Objects. workerd takes one session per isolate, and wrangler's own inspector proxy may hold it at first:
- * the first attempt then displaces it and is closed, and the next one gets the isolate. Null after three misses.
+ * A session on the Worker's isolate (target `core:user:<name>`), which in `wrangler dev` also runs its Durable
+ * Objects. workerd takes one session per isolate and wrangler's inspector proxy may hold it: the first attempt then
+ * displaces that session and is closed, and the next one gets the isolate. Null after three misses.
  */
-export async function workerHeapMib(pid) {
+async function workerSession(pid, methods, timeoutMs) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const target = (await inspectorTargets(pid)).find((t) => t.id.startsWith("core:user:"));
     if (!target) return null;
-    const mib = await retainedHeapMib(target.webSocketDebuggerUrl, 10_000);
-    if (mib !== null) return mib;
+    const result = await session(target.webSocketDebuggerUrl, methods, timeoutMs);
+    if (result !== null) return result;
   }
   return null;
+}
+
+/**
+ * The Worker isolate's retained heap in MiB: `Runtime.getHeapUsage` right after a heap snapshot, which V8 takes only
+ * after a full garbage collection (`HeapProfiler.collectGarbage` goes unanswered here; the snapshot's chunks are
+ * not kept). The isolate pauses while the snapshot is taken (well under a second at these sizes). Null if unanswered.
+ */
+export async function workerHeapMib(pid) {
+  const usage = await workerSession(pid, ["HeapProfiler.enable", "HeapProfiler.takeHeapSnapshot", "Runtime.getHeapUsage"], 10_000);
+  return usage ? usage.usedSize / 1048576 : null;
 }
 
 /**
@@ -106,25 +113,9 @@ export async function workerHeapMib(pid) {
  * holds that session with `Runtime.enable` and `Network.enable` to forward console output and a network log to
  * DevTools, so every subrequest and console call is reported over it. That halved the delivery rate here (a 10,000
  * backlog drained at ~200/s with it, ~500/s without), a cost no deployed Worker pays. Wrangler does not reconnect a
- * runtime session that closes (its proxy's own rule), so this holds for the rest of the run; the Worker's console
- * output is no longer printed by wrangler from then on. True once the session was taken.
+ * runtime session that closes (its proxy's own rule) until it restarts the runtime; from then on it no longer
+ * prints the Worker's console output. True once the session was taken.
  */
 export async function detachDevtools(pid) {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const target = (await inspectorTargets(pid)).find((t) => t.id.startsWith("core:user:"));
-    if (!target) return false;
-    const ws = new WebSocket(target.webSocketDebuggerUrl);
-    const answered = await new Promise((resolve) => {
-      ws.on("message", (data) => {
-        if (JSON.parse(String(data)).id === 1) resolve(true);
-      });
-      ws.once("open", () => ws.send(JSON.stringify({ id: 1, method: "Runtime.getHeapUsage", params: {} })));
-      ws.once("close", () => resolve(false));
-      ws.once("error", () => resolve(false));
-      setTimeout(() => resolve(false), 5000);
-    });
-    ws.terminate();
-    if (answered) return true;
-  }
-  return false;
+  return (await workerSession(pid, ["Runtime.getHeapUsage"], 5000)) !== null;
 }
