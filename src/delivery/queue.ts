@@ -858,9 +858,18 @@ export class WebhookQueue extends DurableObject<Env> {
   #spill(entries: Sent[]): void {
     for (const entry of entries) {
       this.#log(entry.statements);
-      this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(entry.seqs));
-      for (const seq of entry.seqs) this.#sentSeqs.delete(seq);
+      this.#dropSent(entry.seqs);
     }
+  }
+
+  /** Deletes sent rows whose log is safe (in D1, or in the outbox) and stops excluding them; answers their delivery ids. */
+  #dropSent(seqs: number[]): string[] {
+    const ids = this.#sql
+      .exec<{ delivery_id: string }>("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING delivery_id", JSON.stringify(seqs))
+      .toArray()
+      .map((r) => r.delivery_id);
+    for (const seq of seqs) this.#sentSeqs.delete(seq);
+    return ids;
   }
 
   #flushing: Promise<void> | null = null;
@@ -895,15 +904,8 @@ export class WebhookQueue extends DurableObject<Env> {
       if (!(await this.#writeLog(taken.flatMap((e) => e.statements)))) return false;
       // Sends that finished during the write were appended behind these; only what was written goes.
       this.#sent.splice(0, n);
-      const seqs = taken.flatMap((e) => e.seqs);
       const now = Date.now();
-      for (const r of this.#sql.exec<{ delivery_id: string }>(
-        "DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING delivery_id",
-        JSON.stringify(seqs),
-      )) {
-        this.#finished.set(r.delivery_id, now);
-      }
-      for (const seq of seqs) this.#sentSeqs.delete(seq);
+      for (const id of this.#dropSent(taken.flatMap((e) => e.seqs))) this.#finished.set(id, now);
       for (const [id, at] of this.#finished) {
         if (at > now - 60_000) break;
         this.#finished.delete(id);

@@ -40,6 +40,14 @@ export interface DeliveryRow {
 export const DELIVERY_COLUMNS =
   "id, webhook_id, account_id, event_id, event_type, status, attempt_count, next_attempt_at, last_status_code, last_error, latency_ms, created_at, updated_at, delivered_at";
 
+/**
+ * `status = ?` as SQLite needs it to use the partial index deliveries_open (`WHERE status <> 'delivered'`): it picks
+ * that index only when the WHERE says so literally, which for any status but delivered is implied anyway.
+ */
+function statusIs(status: string): string {
+  return status === "delivered" ? "status = ?" : "status = ? AND status <> 'delivered'";
+}
+
 /** The first attempt as its deliveries row keeps it (all NULL unless the first attempt succeeded). */
 interface FirstAttemptColumns {
   first_started_at: number | null;
@@ -229,8 +237,7 @@ deliveries.openapi(
     const webhook = await loadWebhook(c, c.req.valid("param").webhook_id);
     const { cursor, limit, status, event_type } = c.req.valid("query");
     // Only the filters given are in the statement, so SQLite walks an index range: (webhook_id, id) newest first, or
-    // for a status other than delivered the partial index (webhook_id, status, id), which it uses only when the
-    // WHERE says `status <> 'delivered'` literally.
+    // for a status other than delivered the partial index (webhook_id, status, id).
     const where = ["webhook_id = ?"];
     const args: (string | number)[] = [webhook.id];
     if (cursor !== undefined) {
@@ -238,7 +245,7 @@ deliveries.openapi(
       args.push(cursor);
     }
     if (status !== undefined) {
-      where.push(status === "delivered" ? "status = ?" : "status = ? AND status <> 'delivered'");
+      where.push(statusIs(status));
       args.push(status);
     }
     if (event_type !== undefined) {
@@ -328,7 +335,7 @@ deliveries.openapi(
     let cursor = idAtTime("dlv", from);
     for (let pageNo = 0; pageNo < 20; pageNo++) {
       const rows = await c.env.DB.prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND status = ?${status === "delivered" ? "" : " AND status <> 'delivered'"}
+        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND ${statusIs(status)}
          AND id ${pageNo === 0 ? ">=" : ">"} ? AND id < ? AND created_at >= ? AND created_at < ? ORDER BY id LIMIT 500`,
       )
         .bind(webhook.id, status, cursor, idAtTime("dlv", to), from, to)
