@@ -240,6 +240,13 @@ async function main() {
   const body = (accountId, id) => JSON.stringify(event(accountId, id));
   const ingestOne = (accountId, id) => c.post("/v1/events", body(accountId, id), platformHeaders);
   const ingestBatch = (accountId, ids) => c.post("/v1/events/batch", { events: ids.map((id) => event(accountId, id)) }, platformHeaders);
+  /** `n` event ids `${prefix}-<batch>-<k>`, cut into batch-ingest requests of P.batchSize. */
+  const batchesOf = (prefix, n) =>
+    Array.from({ length: Math.ceil(n / P.batchSize) }, (_, i) =>
+      Array.from({ length: Math.min(P.batchSize, n - i * P.batchSize) }, (_, k) => `${prefix}-${i}-${k}`),
+    );
+  /** Ingests those batches, 2 requests in flight; the answers come back in batch order. */
+  const feedBatches = (accountId, batches) => pool(batches.length, 2, (i) => ingestBatch(accountId, batches[i]));
   const forward = (tag, id, mode = "") => cb.post(`/b/${tag}${mode}`, body("acc_baseline", id), { "webhook-id": id });
 
   // wrangler reconnects its DevTools session when it restarts a runtime (it does under load: workers-sdk#14641),
@@ -405,19 +412,13 @@ async function main() {
 
   /** Feeds `events` events (batch ingest, 2 in flight) to an account whose `webhooks` all match; measures arrivals. */
   async function serviceRound(account, prefix, events, webhooks, r) {
-    const size = Math.min(P.batchSize, events);
-    const batches = Math.ceil(events / size);
+    const batches = batchesOf(`${prefix}r${r}`, events);
     const feedStart = now();
-    const feed = await pool(batches, 2, (i) =>
-      ingestBatch(
-        account.accountId,
-        Array.from({ length: Math.min(size, events - i * size) }, (_, k) => `${prefix}r${r}-${i}-${k}`),
-      ),
-    );
+    const feed = await feedBatches(account.accountId, batches);
     const feedMs = now() - feedStart;
     // Only accepted events are owed a delivery: a batch refused whole (wrangler's "worker restarted mid-request"
     // 503, workers-sdk#14641) or in part (207) must not leave the round waiting out its budget for them.
-    const accepted = feed.results.reduce((sum, x, i) => sum + acceptedEvents(x, Math.min(size, events - i * size)), 0);
+    const accepted = feed.results.reduce((sum, x, i) => sum + acceptedEvents(x, batches[i].length), 0);
     const expected = accepted * webhooks;
     const budget = Math.max(30_000, Math.min(180_000, left()));
     const complete = await drained(prefix, expected, budget);
@@ -553,12 +554,7 @@ async function main() {
       });
       const m0 = memory(pid);
       const heap0 = await workerHeapMib(pid);
-      await pool(Math.ceil(P.backlog[0] / P.batchSize), 2, (i) =>
-        ingestBatch(
-          ctl.accountId,
-          Array.from({ length: Math.min(P.batchSize, P.backlog[0] - i * P.batchSize) }, (_, k) => `ctl-${i}-${k}`),
-        ),
-      );
+      await feedBatches(ctl.accountId, batchesOf("ctl", P.backlog[0]));
       const m1 = memory(pid);
       const heap1 = await workerHeapMib(pid);
       results.memory_control = {
@@ -583,12 +579,7 @@ async function main() {
       const queueSampler = rssSampler(pid);
       const rssBefore = memory(pid).rss_mib;
       const heapBefore = await workerHeapMib(pid);
-      const feed = await pool(Math.ceil(size / P.batchSize), 2, (i) =>
-        ingestBatch(
-          acc[tag].accountId,
-          Array.from({ length: Math.min(P.batchSize, size - i * P.batchSize) }, (_, k) => `${tag}-${i}-${k}`),
-        ),
-      );
+      const feed = await feedBatches(acc[tag].accountId, batchesOf(tag, size));
       const feedErrors = feed.results.filter((x) => x.status !== 202).length;
       for (const x of feed.results.filter((y) => y.status !== 202).slice(0, 3))
         results.notes.push(`backlog ${size} feed: HTTP ${x.status} ${x.body.slice(0, 300)}`);
@@ -630,9 +621,9 @@ async function main() {
       if (!complete) {
         // What the service says about the ones that did not arrive.
         const seen = new Set(got.ids);
-        const missing = [];
-        for (let i = 0; i * P.batchSize < size; i++)
-          for (let k = 0; k < Math.min(P.batchSize, size - i * P.batchSize); k++) if (!seen.has(`${tag}-${i}-${k}`)) missing.push(`${tag}-${i}-${k}`);
+        const missing = batchesOf(tag, size)
+          .flat()
+          .filter((id) => !seen.has(id));
         const wh = acc[tag].webhooks[0].id;
         const counts = {};
         for (const status of ["pending", "failed", "delivered"]) {
