@@ -4,7 +4,7 @@ import type { QueueItem } from "./delivery/queue";
 import { queueOf } from "./delivery/queue-stub";
 import { isEventType, validateEventData } from "./events/catalog";
 import { type FieldError, type Problem, problemBody } from "./http/problem";
-import { newId } from "./ids";
+import { idAtTime, newId } from "./ids";
 import { matchesFilter } from "./webhooks/filter";
 import { matchesEventType, TEST_EVENT_TYPE } from "./webhooks/match";
 import { redact } from "./webhooks/paths";
@@ -220,7 +220,11 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
   return results;
 }
 
-/** A repeated event: its still-pending deliveries go to their queues again (they deduplicate by delivery id). */
+/**
+ * A repeated event: its still-pending deliveries go to their queues again (they deduplicate by delivery id). They
+ * were made in the event's millisecond, so for each webhook of its account (of every account, for a broadcast) they
+ * are within that millisecond's range of the key (webhook_id, id).
+ */
 async function rehandPending(
   env: Env,
   event: EventRow,
@@ -228,9 +232,11 @@ async function rehandPending(
   addHandoff: (webhook: WebhookRow, item: QueueItem, index: number) => void,
 ): Promise<void> {
   const pending = await env.DB.prepare(
-    "SELECT d.id AS delivery_id, w.* FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id WHERE d.event_id = ? AND d.status = 'pending' AND w.deleted_at IS NULL",
+    `SELECT d.id AS delivery_id, w.* FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
+     WHERE ${event.account_id === null ? "" : "w.account_id = ? AND "}w.deleted_at IS NULL
+       AND d.status = 'pending' AND d.status <> 'delivered' AND d.id >= ? AND d.id < ? AND d.event_id = ?`,
   )
-    .bind(event.id)
+    .bind(...(event.account_id === null ? [] : [event.account_id]), idAtTime("dlv", event.created_at), idAtTime("dlv", event.created_at + 1), event.id)
     .all<WebhookRow & { delivery_id: string }>();
   for (const row of pending.results) {
     const { delivery_id, ...webhook } = row;

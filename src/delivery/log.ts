@@ -23,7 +23,7 @@ const STATUS: Record<Outcome["kind"], string> = { delivered: "delivered", "give-
 
 /**
  * The D1 writes that record one attempt and its outcome, for each delivery it carried (a batch carries many).
- * Every statement is idempotent (INSERT OR REPLACE, UPDATE by id), so replaying an outbox twice is harmless.
+ * Every statement is idempotent (INSERT OR REPLACE, UPDATE by key), so replaying an outbox twice is harmless.
  *
  * A first attempt that succeeds (the common case) is one UPDATE of the deliveries row, which keeps that attempt in
  * its first_* columns; every other attempt is an attempts row plus the UPDATE. GET /v1/deliveries/{id} puts the two
@@ -49,7 +49,7 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
               first_response_body = ?, first_request_body = ?`
                   : ""
               }
-            WHERE id = ?`,
+            WHERE webhook_id = ? AND id = ?`,
     params: [
       attempt.number,
       STATUS[outcome.kind],
@@ -68,6 +68,7 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
       ...(inlineFirst
         ? [attempt.startedAt, attempt.durationMs, attempt.statusCode, requestHeaders, responseHeaders, attempt.responseBody, attempt.requestBody]
         : []),
+      input.webhookId,
       id,
     ],
   });

@@ -282,7 +282,12 @@ export class WebhookQueue extends DurableObject<Env> {
         const taken = item.sequence !== undefined && this.#sql.exec("SELECT 1 FROM queue WHERE seq = ?", item.sequence).toArray().length > 0;
         this.#insert(c, { ...item, sequence: taken ? undefined : item.sequence }, { nextAt: now, expiresAt: null, attempts: item.attempt_count ?? 0 });
       }
-      this.#log([{ sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?", params: [now, now, item.delivery_id] }]);
+      this.#log([
+        {
+          sql: "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE webhook_id = ? AND id = ?",
+          params: [now, now, c.webhook_id, item.delivery_id],
+        },
+      ]);
       requeued++;
     }
     await this.#flushLog();
@@ -495,10 +500,12 @@ export class WebhookQueue extends DurableObject<Env> {
    */
   async #finishedInLog(ids: string[]): Promise<string[]> {
     const finished: string[] = [];
+    const webhookId = this.#config()?.webhook_id;
+    if (!webhookId) return finished;
     try {
       for (const { items: chunk, marks } of inLists(ids)) {
-        const rows = await this.env.DB.prepare(`SELECT id FROM deliveries WHERE id IN (${marks}) AND status <> 'pending'`)
-          .bind(...chunk)
+        const rows = await this.env.DB.prepare(`SELECT id FROM deliveries WHERE webhook_id = ? AND id IN (${marks}) AND status <> 'pending'`)
+          .bind(webhookId, ...chunk)
           .all<{ id: string }>();
         for (const r of rows.results) finished.push(r.id);
       }
@@ -581,6 +588,7 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /** Removes every unsent row past its ttl_s, a page at a time; each one is logged as expired. */
   #expire(now: number): void {
+    const webhookId = this.#config()?.webhook_id ?? "";
     for (;;) {
       const expired = this.#sql
         .exec<{ delivery_id: string; order_key: string }>(
@@ -596,8 +604,8 @@ export class WebhookQueue extends DurableObject<Env> {
       for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
       this.#log(
         expired.map((r) => ({
-          sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ? AND status = 'pending'",
-          params: ["not delivered within ttl_s", now, r.delivery_id],
+          sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ? AND status = 'pending'",
+          params: ["not delivered within ttl_s", now, webhookId, r.delivery_id],
         })),
       );
       if (expired.length < PAGE) return;

@@ -41,11 +41,15 @@ export const DELIVERY_COLUMNS =
   "id, webhook_id, account_id, event_id, event_type, status, attempt_count, next_attempt_at, last_status_code, last_error, latency_ms, created_at, updated_at, delivered_at";
 
 /**
- * `status = ?` as SQLite needs it to use the partial index deliveries_open (`WHERE status <> 'delivered'`): it picks
- * that index only when the WHERE says so literally, which for any status but delivered is implied anyway.
+ * The table and `status = ?` for reading one status. Any status but delivered is read through the partial index
+ * deliveries_open, named outright: the table's own key (webhook_id, id) looks as good to SQLite, which has no
+ * statistics, and would walk all of the webhook's deliveries. The index applies only when the WHERE says
+ * `status <> 'delivered'` literally, which for these statuses is implied anyway.
  */
-function statusIs(status: string): string {
-  return status === "delivered" ? "status = ?" : "status = ? AND status <> 'delivered'";
+function statusIs(status: string): { table: string; where: string } {
+  return status === "delivered"
+    ? { table: "deliveries", where: "status = ?" }
+    : { table: "deliveries INDEXED BY deliveries_open", where: "status = ? AND status <> 'delivered'" };
 }
 
 /** The first attempt as its deliveries row keeps it (all NULL unless the first attempt succeeded). */
@@ -150,11 +154,19 @@ function inlineFirstAttempt(r: FirstAttemptColumns): AttemptRow | null {
   };
 }
 
+/**
+ * One of the caller's deliveries, found by its id alone. Deliveries are keyed by (webhook_id, id), so this probes the
+ * key once for each of the account's webhooks (deleted ones too: their log stays readable).
+ */
+function deliveryOfAccount<T>(c: Context<AppEnv>, columns: string, id: string): Promise<T | null> {
+  return c.env.DB.prepare(`SELECT ${columns} FROM deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?) AND id = ?`)
+    .bind(accountOf(c), id)
+    .first<T>();
+}
+
 /** One of the caller's deliveries with every attempt, or 404. */
 export async function loadDelivery(c: Context<AppEnv>, id: string) {
-  const row = await c.env.DB.prepare("SELECT * FROM deliveries WHERE id = ? AND account_id = ?")
-    .bind(id, accountOf(c))
-    .first<DeliveryRow & FirstAttemptColumns>();
+  const row = await deliveryOfAccount<DeliveryRow & FirstAttemptColumns>(c, "*", id);
   if (!row) throw notFound("delivery", id);
   const rows = await c.env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number").bind(id).all<AttemptRow>();
   // A first attempt that succeeded lives in the deliveries row; every other attempt is an attempts row.
@@ -176,6 +188,7 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
   }
   const sequences = await firstSequences(
     c.env.DB,
+    webhook.id,
     rows.map((r) => r.id),
   );
   // Test sends have no stored event; they are not redelivered.
@@ -199,17 +212,17 @@ async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: Delivery
  * delivery row when it succeeded, an attempts row when it failed): a redelivery goes out under the same number.
  * Deliveries never sent, or sent in a batch ("first-last"), have none.
  */
-async function firstSequences(db: D1Database, ids: string[]): Promise<Map<string, number>> {
+async function firstSequences(db: D1Database, webhookId: string, ids: string[]): Promise<Map<string, number>> {
   const found = new Map<string, number>();
-  // Each id is bound twice (one IN list per table), so half a run at a time.
+  // Each id is bound twice (one IN list per table), so half a run at a time (plus the webhook's id).
   for (const { items: chunk, marks } of inLists(ids, IN_LIST_MAX / 2)) {
     const rows = await db
       .prepare(
-        `SELECT id, json_extract(first_request_headers, '$."x-broxiai-sequence"') AS seq FROM deliveries WHERE id IN (${marks}) AND first_request_headers IS NOT NULL
+        `SELECT id, json_extract(first_request_headers, '$."x-broxiai-sequence"') AS seq FROM deliveries WHERE webhook_id = ? AND id IN (${marks}) AND first_request_headers IS NOT NULL
          UNION ALL
          SELECT delivery_id, json_extract(request_headers, '$."x-broxiai-sequence"') FROM attempts WHERE delivery_id IN (${marks}) AND number = 1`,
       )
-      .bind(...chunk, ...chunk)
+      .bind(webhookId, ...chunk, ...chunk)
       .all<{ id: string; seq: string | null }>();
     for (const r of rows.results) {
       if (r.seq !== null && /^[1-9]\d*$/.test(String(r.seq))) found.set(r.id, Number(r.seq));
@@ -236,8 +249,9 @@ deliveries.openapi(
   async (c) => {
     const webhook = await loadWebhook(c, c.req.valid("param").webhook_id);
     const { cursor, limit, status, event_type } = c.req.valid("query");
-    // Only the filters given are in the statement, so SQLite walks an index range: (webhook_id, id) newest first, or
+    // Only the filters given are in the statement, so SQLite walks a range: the key (webhook_id, id) newest first, or
     // for a status other than delivered the partial index (webhook_id, status, id).
+    let table = "deliveries";
     const where = ["webhook_id = ?"];
     const args: (string | number)[] = [webhook.id];
     if (cursor !== undefined) {
@@ -245,14 +259,16 @@ deliveries.openapi(
       args.push(cursor);
     }
     if (status !== undefined) {
-      where.push(statusIs(status));
+      const filter = statusIs(status);
+      table = filter.table;
+      where.push(filter.where);
       args.push(status);
     }
     if (event_type !== undefined) {
       where.push("event_type = ?");
       args.push(event_type);
     }
-    const rows = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`)
+    const rows = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`)
       .bind(...args, limit + 1)
       .all<DeliveryRow>();
     return c.json(pageOf(rows.results.map(toDelivery), limit), 200);
@@ -286,14 +302,14 @@ deliveries.openapi(
   }),
   async (c) => {
     const id = c.req.valid("param").delivery_id;
-    const row = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ? AND account_id = ?`)
-      .bind(id, accountOf(c))
-      .first<DeliveryRow>();
+    const row = await deliveryOfAccount<DeliveryRow>(c, DELIVERY_COLUMNS, id);
     if (!row) throw notFound("delivery", id);
     const webhook = await getWebhookRow(c.env.DB, row.account_id, row.webhook_id);
     if (!webhook) throw new ProblemError(409, "The webhook of this delivery has been deleted.");
     if ((await redeliver(c, webhook, [row])) === 0) throw new ProblemError(409, "Test sends cannot be redelivered; send a new test instead.");
-    const fresh = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE id = ?`).bind(id).first<DeliveryRow>();
+    const fresh = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND id = ?`)
+      .bind(row.webhook_id, id)
+      .first<DeliveryRow>();
     return c.json(toDelivery(fresh!), 202);
   },
 );
@@ -335,7 +351,7 @@ deliveries.openapi(
     let cursor = idAtTime("dlv", from);
     for (let pageNo = 0; pageNo < 20; pageNo++) {
       const rows = await c.env.DB.prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND ${statusIs(status)}
+        `SELECT ${DELIVERY_COLUMNS} FROM ${statusIs(status).table} WHERE webhook_id = ? AND ${statusIs(status).where}
          AND id ${pageNo === 0 ? ">=" : ">"} ? AND id < ? AND created_at >= ? AND created_at < ? ORDER BY id LIMIT 500`,
       )
         .bind(webhook.id, status, cursor, idAtTime("dlv", to), from, to)
@@ -392,7 +408,7 @@ deliveries.openapi(
 /** Counts, success rate and latency percentiles of one webhook's deliveries created within the window. */
 export async function webhookStats(db: D1Database, webhookId: string, window: string, now: number) {
   const since = now - (WINDOWS[window] ?? WINDOWS["24h"]);
-  // The window is an id range of (webhook_id, id): delivery ids begin with their creation millisecond.
+  // The window is a range of the key (webhook_id, id): delivery ids begin with their creation millisecond.
   const from = idAtTime("dlv", since);
   const counts = await db
     .prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? AND id >= ? AND created_at >= ? GROUP BY status")

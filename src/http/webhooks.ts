@@ -185,7 +185,7 @@ webhooks.openapi(
       saveWebhookStatement(c.env.DB, deleted),
       // `status <> 'delivered'` (implied) lets SQLite find them through the partial index deliveries_open.
       c.env.DB.prepare(
-        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending' AND status <> 'delivered'",
+        "UPDATE deliveries INDEXED BY deliveries_open SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending' AND status <> 'delivered'",
       ).bind(now, row.id),
     ]);
     return c.body(null, 204);
@@ -321,8 +321,8 @@ export async function sendTestEvent(
     // A test send has no stored event, so the sweeper would never settle it: settle it here.
     const message = err instanceof Error ? err.message : String(err);
     console.error("test send failed before reaching the receiver", row.id, message);
-    await c.env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE id = ?")
-      .bind("the test could not be sent; try again", Date.now(), deliveryId)
+    await c.env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ?")
+      .bind("the test could not be sent; try again", Date.now(), row.id, deliveryId)
       .run();
     throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
   }
