@@ -98,8 +98,13 @@ test("a queue stored by an earlier version is rebuilt when its object wakes up: 
     );
   });
   await evictDurableObject(h.stub);
-  expect((await h.stub.status()).queued).toBe(3);
-  const heads = await sql<{ event_id: string; head: number; order_key: string }>(h, "SELECT event_id, head, order_key FROM queue ORDER BY seq");
+  // The highest number used so far is held by a placeholder row (no delivery), which is never sent.
+  expect(await h.stub.status()).toMatchObject({ queued: 3, placeholder: 50 });
+  expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([{ seq: 50 }]);
+  const heads = await sql<{ event_id: string; head: number; order_key: string }>(
+    h,
+    "SELECT event_id, head, order_key FROM queue WHERE delivery_id <> '' ORDER BY seq",
+  );
   expect(heads.map((r) => [r.order_key, r.head])).toEqual([
     ["k:exe_A", 1],
     ["k:exe_A", 0],
@@ -112,6 +117,9 @@ test("a queue stored by an earlier version is rebuilt when its object wakes up: 
   await h.send(run("exe_C", 4));
   await runDurableObjectAlarm(h.stub);
   expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("51");
+  // The new row took over: the upgrade's placeholder is gone, and 51, done, holds the number now.
+  expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([]);
+  expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: 51 });
 });
 
 test("heads stay exactly the lowest queued sequence of each key through sends, failures, expiry, redelivery and re-keying", async () => {
@@ -120,8 +128,10 @@ test("heads stay exactly the lowest queued sequence of each key through sends, f
     { answers: [{ status: 500 }, { status: 200 }, { status: 500 }, { status: 500 }, { status: 200 }, { status: 500 }], otherwise: { status: 200 } },
   );
   const check = async (step: string) => {
+    // The placeholder (the highest row, done, kept for its number) is in no line.
+    const { placeholder } = await h.stub.status();
     const flagged = await sql<{ seq: number }>(h, "SELECT seq FROM queue WHERE head = 1 ORDER BY seq");
-    const lowest = await sql<{ seq: number }>(h, "SELECT min(seq) AS seq FROM queue GROUP BY order_key ORDER BY 1");
+    const lowest = await sql<{ seq: number }>(h, `SELECT min(seq) AS seq FROM queue WHERE seq IS NOT ${placeholder ?? "NULL"} GROUP BY order_key ORDER BY 1`);
     expect(flagged, step).toEqual(lowest);
   };
   const keys = ["exe_A", "exe_B", "exe_C"];
@@ -490,8 +500,9 @@ describe("a long backlog", () => {
     const ev = await h.send(run("exe_A", 1));
     await h.send(run("exe_A", 2));
     await runDurableObjectAlarm(h.stub);
-    expect(await sql(h, "SELECT seq FROM queue")).toEqual([]);
-    expect((await h.stub.status()).outbox).toBe(0);
+    // Only the highest row is left, done, as the placeholder that holds the numbering.
+    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: 2 }]);
+    expect(await h.stub.status()).toMatchObject({ outbox: 0, queued: 0, placeholder: 2 });
     const d = await deliveryOf(h, ev.id);
     expect(d.status).toBe("delivered");
     await expectJson(call("POST", `/v1/deliveries/${d.id}/retry`, { token: h.key }), 202);
@@ -501,5 +512,115 @@ describe("a long backlog", () => {
     expect(again.headers["x-broxiai-attempt"]).toBe("2");
     expect(again.headers["x-broxiai-sequence"]).toBe(first.headers["x-broxiai-sequence"]);
     expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
+  });
+});
+
+describe("numbering without a counter: the placeholder", () => {
+  const sequences = async (h: Hook) => (await h.r.received()).map((r) => Number(r.headers["x-broxiai-sequence"]));
+
+  test("the numbering goes on across an empty queue and a wake-up; the placeholder, settled against D1, is not sent again", async () => {
+    const h = await hook();
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const [first] = await sequences(h);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: first });
+    await evictDurableObject(h.stub);
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    expect(await sequences(h)).toEqual([first, first + 1]);
+    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: first + 1 }]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: first + 1 });
+  });
+
+  test("after a wake-up, a highest row that D1 shows pending is a delivery to make, and is made", async () => {
+    const h = await hook();
+    await h.send();
+    await evictDurableObject(h.stub);
+    await runDurableObjectAlarm(h.stub);
+    expect(await sequences(h)).toHaveLength(1);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: (await sequences(h))[0] });
+  });
+
+  test("when D1 cannot answer after a wake-up, the highest row is sent again (at least once), never dropped", async () => {
+    const h = await hook();
+    const ev = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    await evictDurableObject(h.stub);
+    await runInDurableObject(h.stub, (instance: WebhookQueue) => {
+      const withEnv = instance as unknown as { env: typeof env };
+      const db = withEnv.env.DB;
+      const refusing = new Proxy(db, {
+        get: (t, k) => {
+          const down = async () => Promise.reject(new Error("D1 is down"));
+          if (k === "prepare") return () => ({ bind: () => ({ all: down }) });
+          return k === "batch" ? down : Reflect.get(t, k);
+        },
+      });
+      withEnv.env = { ...withEnv.env, DB: refusing };
+    });
+    // What wakes a quiet queue (the cron sweeper) finds the row due: the run cannot settle it, so sends it.
+    await h.stub.sweep();
+    await runDurableObjectAlarm(h.stub);
+    const got = await h.r.received();
+    expect(got).toHaveLength(2);
+    expect(got[1].headers["webhook-id"]).toBe(ev.id);
+    expect(got[1].headers["x-broxiai-sequence"]).toBe(got[0].headers["x-broxiai-sequence"]);
+  });
+
+  test("redelivering the latest delivery (the placeholder's) sends it under its first number; the next event takes the one after", async () => {
+    const h = await hook();
+    const ev = await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const d = await deliveryOf(h, ev.id);
+    await expectJson(call("POST", `/v1/deliveries/${d.id}/retry`, { token: h.key }), 202);
+    await runDurableObjectAlarm(h.stub);
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const got = await h.r.received();
+    const [first] = await sequences(h);
+    expect(await sequences(h)).toEqual([first, first, first + 1]);
+    expect(got.map((r) => r.headers["x-broxiai-attempt"])).toEqual(["1", "2", "1"]);
+    expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
+  });
+
+  test("a delivery at light load writes two rows to the queue's storage: its insert, and the delete of the placeholder before it", async () => {
+    const h = await hook();
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
+    const written = await runInDurableObject(h.stub, async (q: WebhookQueue, state) => {
+      const api = state.storage.sql;
+      const original = api.exec.bind(api);
+      const perStatement: Record<string, number> = {};
+      (api as any).exec = (query: string, ...args: SqlStorageValue[]) => {
+        const cursor = original(query, ...args);
+        const rows = cursor.toArray();
+        const key = query.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ");
+        perStatement[key] = (perStatement[key] ?? 0) + cursor.rowsWritten;
+        return { toArray: () => rows, one: () => rows[0], rowsWritten: cursor.rowsWritten, [Symbol.iterator]: () => rows[Symbol.iterator]() };
+      };
+      try {
+        for (let i = 0; i < 3; i++) {
+          const id = `evt_light_${i}`;
+          const item: QueueItem = {
+            delivery_id: `dlv_light_${i}`,
+            event_id: id,
+            event_type: "workflow.completed",
+            payload: `{"id":"${id}"}`,
+            created_at: Date.now(),
+            fresh: true,
+          };
+          await q.enqueue(cfg, [item]);
+          await q.alarm();
+        }
+      } finally {
+        (api as any).exec = original;
+      }
+      return perStatement;
+    });
+    expect(await h.r.received()).toHaveLength(4);
+    // Per delivery: one insert, one delete; nothing else (no counter, no state flags).
+    expect(Object.values(written).reduce((a, b) => a + b, 0)).toBe(6);
+    expect(written).toMatchObject({ "INSERT INTO queue": 3, "DELETE FROM queue": 3 });
   });
 });

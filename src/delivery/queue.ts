@@ -94,14 +94,17 @@ export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
 const LOG_CHUNK_CHARS = 1_000_000;
 
 /**
- * The queue holds only deliveries still to be made (and, for a moment, ones sent whose log has not reached D1).
- * Strict ordering — the default — reads it in `seq` order and writes no index at all: a delivery costs its insert
- * (plus AUTOINCREMENT's counter) and its delete. Key and none ordering keep a `head` flag per line, in partial indexes
- * that strict rows (order key '') never enter; ttl and batches have partial indexes of their own.
+ * The queue holds only deliveries still to be made (and, for a moment, ones sent whose log has not reached D1),
+ * plus at most one placeholder: the row with the highest sequence is not deleted when it is done but kept, skipped
+ * like a sent row, until a newer row arrives, so the next insert (rowid = highest + 1) continues the numbering with
+ * no counter to write. Strict ordering — the default — reads it in `seq` order and writes no index at all: a
+ * delivery costs its insert and its delete (the placeholder before it, at light load). Key and none ordering keep a
+ * `head` flag per line, in partial indexes that strict rows (order key '') never enter; ttl and batches have partial
+ * indexes of their own.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   delivery_id TEXT NOT NULL,
   event_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
@@ -124,42 +127,49 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 /**
  * Brings a queue stored by an earlier version up to the current schema. Version 1 kept finished rows (state 'done')
- * and indexed every row four ways; version 2 kept the same table with a head flag added later. The queued rows are
- * copied, keeping their sequence numbers, and the AUTOINCREMENT counter keeps its place, so no number is used twice.
+ * and indexed every row four ways; version 2 kept the same table with a head flag added later; version 3 numbered
+ * rows with AUTOINCREMENT, whose counter was one more row written per insert. The queued rows are copied, keeping
+ * their sequence numbers, and the highest number ever used is kept by a placeholder row (empty delivery id) when
+ * no copied row holds it, so no number is used twice.
  */
 export function upgradeQueueSchema(sql: SqlStorage): void {
   const old = sql.exec<{ sql: string }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'").toArray()[0];
-  if (!old || !/\bstate\b/.test(old.sql)) return;
+  if (!old || !/\bAUTOINCREMENT\b/i.test(old.sql)) return;
+  const v1 = /\bstate\b/.test(old.sql);
   const hasHead = /\bhead\b/.test(old.sql);
   // Keys of key ordering now carry a prefix (an event without the key used to share strict's '').
   const cfg = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'").toArray()[0];
-  const keyed = cfg ? (JSON.parse(cfg.value) as QueueConfig).ordering === "key" : false;
-  const last = sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
+  const keyed = v1 && cfg ? (JSON.parse(cfg.value) as QueueConfig).ordering === "key" : false;
+  const counter = sql.exec<{ seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'queue'").toArray()[0]?.seq ?? null;
+  const top = sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
+  const last = counter === null ? top : top === null ? counter : Math.max(counter, top);
   for (const index of ["queue_heads", "queue_due", "queue_line", "queue_expiry", "queue_batch", "queue_ready", "queue_head_of"]) {
     sql.exec(`DROP INDEX IF EXISTS ${index}`);
   }
-  sql.exec("ALTER TABLE queue RENAME TO queue_v1");
+  sql.exec("ALTER TABLE queue RENAME TO queue_old");
   sql.exec(SCHEMA);
-  if (last !== null) {
-    // A placeholder at the old last number moves the counter there, then goes.
-    sql.exec("INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (?, '', '', '', '', 0, 0)", last);
-    sql.exec("DELETE FROM queue WHERE seq = ?", last);
-  }
   sql.exec(
     `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, attempts, next_at, created_at, expires_at, batch_id, head)
      SELECT seq, delivery_id, event_id, event_type, payload, ${keyed ? "'k:' || order_key" : "order_key"}, attempts, next_at, created_at, expires_at, batch_id,
        ${hasHead ? "head" : "0"}
-     FROM queue_v1 WHERE state = 'queued'`,
+     FROM queue_old ${v1 ? "WHERE state = 'queued'" : ""}`,
   );
-  sql.exec("DROP TABLE queue_v1");
+  if (last !== null && sql.exec("SELECT 1 FROM queue WHERE seq = ?", last).toArray().length === 0) {
+    sql.exec("INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (?, '', '', '', '', 0, 0)", last);
+  }
+  sql.exec("DROP TABLE queue_old");
   recomputeHeads(sql);
 }
 
-/** Sets every head from scratch: the lowest sequence of each keyed line (strict rows, key '', have none). */
-function recomputeHeads(sql: SqlStorage): void {
+/**
+ * Sets every head from scratch: the lowest sequence of each keyed line (strict rows, key '', have none). Rows in
+ * `skip` (sent, or the placeholder; a JSON array of sequences) are in no line.
+ */
+function recomputeHeads(sql: SqlStorage, skip = "[]"): void {
   // Only rows whose flag changes are written, so a queue that is already right costs reads only.
-  sql.exec("UPDATE queue SET head = 0 WHERE head = 1 AND (order_key = '' OR seq NOT IN (SELECT min(seq) FROM queue WHERE order_key <> '' GROUP BY order_key))");
-  sql.exec("UPDATE queue SET head = 1 WHERE head = 0 AND seq IN (SELECT min(seq) FROM queue WHERE order_key <> '' GROUP BY order_key)");
+  const heads = "SELECT min(seq) FROM queue WHERE order_key <> '' AND seq NOT IN (SELECT value FROM json_each(?1)) GROUP BY order_key";
+  sql.exec(`UPDATE queue SET head = 0 WHERE head = 1 AND (order_key = '' OR seq NOT IN (${heads}))`, skip);
+  sql.exec(`UPDATE queue SET head = 1 WHERE head = 0 AND seq IN (${heads})`, skip);
 }
 
 /**
@@ -175,8 +185,8 @@ function recomputeHeads(sql: SqlStorage): void {
  * SQLite and the alarm is always set to the earliest one, so nothing depends on memory surviving an eviction.
  *
  * Logging: a delivery the receiver took stays in the queue, marked sent in memory, until its log is in D1; then
- * the row is deleted. If the process dies first the row is still there and is sent again (at least once; the
- * receiver deduplicates on webhook-id), so no delivery goes unlogged. Every other outcome (a failure, a retry,
+ * the row is deleted (or, the highest, kept as the placeholder). If the process dies first the row is still there
+ * and is sent again (at least once; the receiver deduplicates on webhook-id), so no delivery goes unlogged. Every other outcome (a failure, a retry,
  * an expiry) is written to the object's outbox together with the state change it records, and reaches D1 from
  * there, in order, whenever D1 takes it. Delivery never waits on D1.
  */
@@ -189,6 +199,13 @@ export class WebhookQueue extends DurableObject<Env> {
   #outboxCount = 0;
   #sent: Sent[] = [];
   #sentSeqs = new Set<number>();
+  /** The placeholder row's sequence (see SCHEMA): done, skipped like a sent row, deleted when a newer row arrives. */
+  #placeholder: number | null = null;
+  /**
+   * After a wake-up, the highest row: a placeholder the last process left, or a delivery still to make. Storage
+   * cannot tell, so the first run asks D1 (#settleUnsure); until then, and if D1 cannot answer, it is sent.
+   */
+  #unsure: number | null = null;
   /** Delivery ids whose rows left the queue in the last minute, with when: see enqueue(). */
   #finished = new Map<string, number>();
   #running: Promise<void> | null = null;
@@ -203,6 +220,10 @@ export class WebhookQueue extends DurableObject<Env> {
       // here, unsent as far as storage knows, and must lead their lines again.
       recomputeHeads(this.#sql);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
+      const top = this.#sql.exec<{ seq: number; delivery_id: string }>("SELECT seq, delivery_id FROM queue ORDER BY seq DESC LIMIT 1").toArray()[0];
+      // An upgrade's placeholder has no delivery; any other top row is settled against D1 by the first run.
+      if (top?.delivery_id === "") this.#keepAsPlaceholder(top.seq);
+      else if (top) this.#unsure = top.seq;
     });
   }
 
@@ -217,12 +238,15 @@ export class WebhookQueue extends DurableObject<Env> {
       // The route marks the D1 rows cancelled in the same request; here the queue lets go of them. The alarm
       // stays only if the outbox still holds log entries: those attempts happened and must reach D1.
       this.#sql.exec("DELETE FROM queue");
+      this.#sentSeqs.clear();
+      this.#placeholder = null;
+      this.#unsure = null;
       await this.#arm({ force: true, clear: true });
       return;
     }
     if (!previous || previous.ordering !== cfg.ordering || previous.ordering_key !== cfg.ordering_key) {
       this.#sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)}`, ...orderKeyArgs(cfg));
-      recomputeHeads(this.#sql);
+      recomputeHeads(this.#sql, this.#sentJson());
     }
     if (cfg.active && previous && !previous.active) this.#sql.exec("DELETE FROM meta WHERE key = 'failing_since'");
     // Going inactive drops an alarm that would only find nothing to send; coming back sends what was held.
@@ -276,7 +300,24 @@ export class WebhookQueue extends DurableObject<Env> {
     let requeued = 0;
     for (const item of items) {
       const existing = this.#sql.exec<{ seq: number }>("SELECT seq FROM queue WHERE delivery_id = ?", item.delivery_id).toArray()[0];
-      if (existing) {
+      if (existing && (existing.seq === this.#placeholder || existing.seq === this.#unsure)) {
+        // The placeholder is this very delivery, done (or, just after a wake-up, perhaps done): it goes out again
+        // under its own number, continuing its attempt numbering.
+        if (existing.seq === this.#placeholder) {
+          this.#sentSeqs.delete(existing.seq);
+          this.#placeholder = null;
+        }
+        this.#unsure = null;
+        const { order_key } = this.#sql
+          .exec<{ order_key: string }>(
+            "UPDATE queue SET next_at = ?, expires_at = NULL, batch_id = NULL, attempts = max(attempts, ?) WHERE seq = ? RETURNING order_key",
+            now,
+            item.attempt_count ?? 0,
+            existing.seq,
+          )
+          .one();
+        this.#rehead(order_key);
+      } else if (existing) {
         this.#sql.exec("UPDATE queue SET next_at = ? WHERE seq = ?", now, existing.seq);
       } else {
         const taken = item.sequence !== undefined && this.#sql.exec("SELECT 1 FROM queue WHERE seq = ?", item.sequence).toArray().length > 0;
@@ -334,11 +375,17 @@ export class WebhookQueue extends DurableObject<Env> {
     };
   }
 
-  /** What the queue holds now (for the sweeper, the stats and tests). */
-  async status(): Promise<{ queued: number; outbox: number; alarm: number | null; active: boolean | null }> {
-    await this.#flushLog();
-    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue").one().n;
-    return { queued, outbox: this.#outboxCount, alarm: await this.ctx.storage.getAlarm(), active: this.#config()?.active ?? null };
+  /** What the queue holds now (for the sweeper, the stats and tests); `placeholder` is the done row kept for its number. */
+  async status(): Promise<{ queued: number; outbox: number; alarm: number | null; active: boolean | null; placeholder: number | null }> {
+    if (await this.#flushLog()) await this.#settleUnsure();
+    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq IS NOT ?", this.#placeholder).one().n;
+    return {
+      queued,
+      outbox: this.#outboxCount,
+      alarm: await this.ctx.storage.getAlarm(),
+      active: this.#config()?.active ?? null,
+      placeholder: this.#placeholder,
+    };
   }
 
   /** Makes sure whatever is due gets sent (the cron sweeper calls this so nothing is forgotten). */
@@ -388,6 +435,8 @@ export class WebhookQueue extends DurableObject<Env> {
   async #run(byAlarm: boolean): Promise<void> {
     // Once D1 has refused the log in this run, the run stops asking it: sends go on, the outbox waits.
     let logging = await this.#flushLog();
+    // With the outbox written, D1 knows every outcome this object recorded: it can settle the row left unsure.
+    if (logging) await this.#settleUnsure();
     const started = Date.now();
     // Expiry runs whether or not the webhook is active: a held event past its ttl_s is as useless as any other.
     if (this.#config() && !this.#config()!.deleted) this.#expire(started);
@@ -445,12 +494,15 @@ export class WebhookQueue extends DurableObject<Env> {
     return this.#config()!;
   }
 
-  /** Adds a delivery at the end of the queue (or at its old sequence number, for a redelivery) and keeps its line's head right. */
+  /**
+   * Adds a delivery at the end of the queue (or at its old sequence number, for a redelivery) and keeps its line's
+   * head right. A placeholder below the new row has done its job and goes.
+   */
   #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): void {
-    const { order_key } = this.#sql
-      .exec<{ order_key: string }>(
+    const { seq, order_key } = this.#sql
+      .exec<{ seq: number; order_key: string }>(
         `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
-         VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(c, "?5")}, ?, ?, ?, ?) RETURNING order_key`,
+         VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(c, "?5")}, ?, ?, ?, ?) RETURNING seq, order_key`,
         item.sequence ?? null,
         item.delivery_id,
         item.event_id,
@@ -463,7 +515,42 @@ export class WebhookQueue extends DurableObject<Env> {
         at.attempts,
       )
       .one();
+    if (this.#placeholder !== null && seq > this.#placeholder) {
+      this.#sql.exec("DELETE FROM queue WHERE seq = ?", this.#placeholder);
+      this.#sentSeqs.delete(this.#placeholder);
+      this.#placeholder = null;
+    }
     this.#rehead(order_key);
+  }
+
+  /** The highest sequence in the table (the placeholder's, when there is one), or null when it is empty. */
+  #topSeq(): number | null {
+    return this.#sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
+  }
+
+  /** Keeps a done row, the highest, as the placeholder instead of deleting it (see SCHEMA). */
+  #keepAsPlaceholder(seq: number): void {
+    this.#sentSeqs.add(seq);
+    this.#placeholder = seq;
+  }
+
+  /**
+   * Settles the row left unsure by a wake-up: if D1 shows its delivery finished, it is the last process's
+   * placeholder — kept as ours if still the highest row, deleted if a newer one has arrived. Otherwise (D1 shows it
+   * pending, or cannot answer) it is a delivery still to make, and stays one.
+   */
+  async #settleUnsure(): Promise<void> {
+    const seq = this.#unsure;
+    if (seq === null) return;
+    const row = this.#sql.exec<{ delivery_id: string; order_key: string }>("SELECT delivery_id, order_key FROM queue WHERE seq = ?", seq).toArray()[0];
+    const finished = row !== undefined && (await this.#finishedInLog([row.delivery_id])).length > 0;
+    // A redelivery may have taken the row meanwhile, or another caller settled it.
+    if (this.#unsure !== seq) return;
+    this.#unsure = null;
+    if (!row || !finished) return;
+    if (seq === this.#topSeq()) this.#keepAsPlaceholder(seq);
+    else this.#sql.exec("DELETE FROM queue WHERE seq = ?", seq);
+    this.#rehead(row.order_key);
   }
 
   #config(): QueueConfig | null {
@@ -589,27 +676,44 @@ export class WebhookQueue extends DurableObject<Env> {
   /** Removes every unsent row past its ttl_s, a page at a time; each one is logged as expired. */
   #expire(now: number): void {
     const webhookId = this.#config()?.webhook_id ?? "";
-    for (;;) {
-      const expired = this.#sql
-        .exec<{ delivery_id: string; order_key: string }>(
-          `DELETE FROM queue WHERE seq IN
-             (SELECT seq FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?)
-           RETURNING delivery_id, order_key`,
-          now,
-          this.#sentJson(),
-          PAGE,
-        )
-        .toArray();
-      if (expired.length === 0) return;
-      for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
+    const logExpired = (rows: { delivery_id: string; order_key: string }[]) => {
+      for (const key of new Set(rows.map((r) => r.order_key))) this.#rehead(key);
       this.#log(
-        expired.map((r) => ({
+        rows.map((r) => ({
           sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ? AND status = 'pending'",
           params: ["not delivered within ttl_s", now, webhookId, r.delivery_id],
         })),
       );
-      if (expired.length < PAGE) return;
+    };
+    // The highest row is not deleted but kept as the placeholder.
+    const top = this.#topSeq();
+    for (;;) {
+      const expired = this.#sql
+        .exec<{ delivery_id: string; order_key: string }>(
+          `DELETE FROM queue WHERE seq IN
+             (SELECT seq FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) AND seq IS NOT ? LIMIT ?)
+           RETURNING delivery_id, order_key`,
+          now,
+          this.#sentJson(),
+          top,
+          PAGE,
+        )
+        .toArray();
+      if (expired.length > 0) logExpired(expired);
+      if (expired.length < PAGE) break;
     }
+    if (top === null || this.#sentSeqs.has(top)) return;
+    const last = this.#sql
+      .exec<{ delivery_id: string; order_key: string }>(
+        "SELECT delivery_id, order_key FROM queue WHERE seq = ? AND expires_at IS NOT NULL AND expires_at <= ?",
+        top,
+        now,
+      )
+      .toArray();
+    if (last.length === 0) return;
+    if (this.#unsure === top) this.#unsure = null;
+    this.#keepAsPlaceholder(top);
+    logExpired(last);
   }
 
   /** Keeps `head` on exactly the lowest unsent sequence of one keyed line (strict has no heads): a few index lookups. */
@@ -759,10 +863,14 @@ export class WebhookQueue extends DurableObject<Env> {
         this.#sent.push({ seqs, statements, size: statementsSize(statements) });
         for (const key of keys) this.#rehead(key);
         return;
-      case "give-up":
-        this.#sql.exec(`DELETE FROM queue WHERE ${which}`, whichArg);
+      case "give-up": {
+        // The highest row is not deleted but kept as the placeholder.
+        const top = this.#topSeq();
+        this.#sql.exec(`DELETE FROM queue WHERE ${which} AND seq IS NOT ?`, whichArg, top);
+        if (top !== null && seqs.includes(top)) this.#keepAsPlaceholder(top);
         for (const key of keys) this.#rehead(key);
         break;
+      }
       case "retry":
         this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE ${which}`, now + outcome.delayMs, whichArg);
         break;
@@ -870,13 +978,22 @@ export class WebhookQueue extends DurableObject<Env> {
     }
   }
 
-  /** Deletes sent rows whose log is safe (in D1, or in the outbox) and stops excluding them; answers their delivery ids. */
+  /**
+   * Deletes sent rows whose log is safe (in D1, or in the outbox) and stops excluding them — except the highest
+   * row, which stays as the placeholder; answers the deleted rows' delivery ids.
+   */
   #dropSent(seqs: number[]): string[] {
+    const top = this.#topSeq();
     const ids = this.#sql
-      .exec<{ delivery_id: string }>("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) RETURNING delivery_id", JSON.stringify(seqs))
+      .exec<{ delivery_id: string }>(
+        "DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) AND seq IS NOT ? RETURNING delivery_id",
+        JSON.stringify(seqs),
+        top,
+      )
       .toArray()
       .map((r) => r.delivery_id);
-    for (const seq of seqs) this.#sentSeqs.delete(seq);
+    for (const seq of seqs) if (seq !== top) this.#sentSeqs.delete(seq);
+    if (top !== null && seqs.includes(top)) this.#keepAsPlaceholder(top);
     return ids;
   }
 
