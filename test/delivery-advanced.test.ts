@@ -159,6 +159,64 @@ test("heads stay exactly the lowest queued sequence of each key through sends, f
   expect(statuses.filter((st) => st === "pending")).toEqual([]);
 });
 
+// Version 3 of the queue's storage: as now, but numbered by AUTOINCREMENT (a counter row written on every insert).
+const V3_QUEUE = `CREATE TABLE queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+  payload TEXT NOT NULL, order_key TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER, batch_id TEXT, head INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX queue_line ON queue(order_key, seq) WHERE order_key <> '';
+CREATE INDEX queue_ready ON queue(next_at, seq) WHERE head = 1;
+CREATE INDEX queue_expiry ON queue(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX queue_batch ON queue(batch_id) WHERE batch_id IS NOT NULL;`;
+
+test("a queue numbered by AUTOINCREMENT is rebuilt without it on wake-up: rows and heads kept, the counter's number kept by a placeholder", async () => {
+  const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }] });
+  await h.send(run("exe_A", 1));
+  await runDurableObjectAlarm(h.stub);
+  await h.send(run("exe_A", 2));
+  await h.send(run("exe_B", 3));
+  await runInDurableObject(h.stub, (_i, s) => {
+    const rows = s.storage.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM queue WHERE delivery_id <> '' ORDER BY seq").toArray();
+    s.storage.sql.exec("DROP TABLE queue");
+    s.storage.sql.exec(V3_QUEUE);
+    for (const r of rows) {
+      s.storage.sql.exec(
+        "INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, attempts, next_at, created_at, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        r.seq,
+        r.delivery_id,
+        r.event_id,
+        r.event_type,
+        r.payload,
+        r.order_key,
+        r.attempts,
+        r.next_at,
+        r.created_at,
+        r.head,
+      );
+    }
+    // The counter went on past rows since deleted (done deliveries): it stands at 70.
+    s.storage.sql.exec("INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (70, 'x', 'x', 'x', '', 0, 0)");
+    s.storage.sql.exec("DELETE FROM queue WHERE seq = 70");
+  });
+  await evictDurableObject(h.stub);
+  expect(await h.stub.status()).toMatchObject({ queued: 3, placeholder: 70 });
+  const table = await sql<{ sql: string }>(h, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'");
+  expect(table[0].sql).not.toMatch(/AUTOINCREMENT/i);
+  const heads = await sql<{ head: number; order_key: string }>(h, "SELECT head, order_key FROM queue WHERE delivery_id <> '' ORDER BY seq");
+  expect(heads.map((r) => [r.order_key, r.head])).toEqual([
+    ["k:exe_A", 1],
+    ["k:exe_A", 0],
+    ["k:exe_B", 1],
+  ]);
+  await runDurableObjectAlarm(h.stub);
+  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1"]);
+  await runDue(h);
+  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1", "exe_A#1/2", "exe_A#2/1"]);
+  await h.send(run("exe_C", 4));
+  await runDurableObjectAlarm(h.stub);
+  expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("71");
+});
+
 describe('ordering "none"', () => {
   test("a failing event does not block the others", async () => {
     const h = await hook({ ordering: "none" }, { answers: [{ status: 500 }] });
