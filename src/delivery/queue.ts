@@ -186,9 +186,9 @@ function recomputeHeads(sql: SqlStorage, skip = "[]"): void {
  *
  * Logging: a delivery the receiver took stays in the queue, marked sent in memory, until its log is in D1; then
  * the row is deleted (or, the highest, kept as the placeholder). If the process dies first the row is still there
- * and is sent again (at least once; the receiver deduplicates on webhook-id), so no delivery goes unlogged. Every other outcome (a failure, a retry,
- * an expiry) is written to the object's outbox together with the state change it records, and reaches D1 from
- * there, in order, whenever D1 takes it. Delivery never waits on D1.
+ * and is sent again (at least once; the receiver deduplicates on webhook-id), so no delivery goes unlogged. Every
+ * other outcome (a failure, a retry, an expiry) is written to the object's outbox together with the state change it
+ * records, and reaches D1 from there, in order, whenever D1 takes it. Delivery never waits on D1.
  */
 export class WebhookQueue extends DurableObject<Env> {
   #sql: SqlStorage;
@@ -528,16 +528,17 @@ export class WebhookQueue extends DurableObject<Env> {
     return this.#sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
   }
 
-  /** Keeps a done row, the highest, as the placeholder instead of deleting it (see SCHEMA). */
+  /** Keeps a done row, the highest, as the placeholder instead of deleting it (see SCHEMA); it is unsure no more. */
   #keepAsPlaceholder(seq: number): void {
     this.#sentSeqs.add(seq);
     this.#placeholder = seq;
+    if (this.#unsure === seq) this.#unsure = null;
   }
 
   /**
    * Settles the row left unsure by a wake-up: if D1 shows its delivery finished, it is the last process's
-   * placeholder — kept as ours if still the highest row, deleted if a newer one has arrived. Otherwise (D1 shows it
-   * pending, or cannot answer) it is a delivery still to make, and stays one.
+   * placeholder, done — kept as ours if still the highest row, deleted if a newer one has arrived. Otherwise (D1
+   * shows it pending, or cannot answer) it is a delivery still to make, and stays one.
    */
   async #settleUnsure(): Promise<void> {
     const seq = this.#unsure;
@@ -548,8 +549,7 @@ export class WebhookQueue extends DurableObject<Env> {
     if (this.#unsure !== seq) return;
     this.#unsure = null;
     if (!row || !finished) return;
-    if (seq === this.#topSeq()) this.#keepAsPlaceholder(seq);
-    else this.#sql.exec("DELETE FROM queue WHERE seq = ?", seq);
+    this.#dropDone([seq]);
     this.#rehead(row.order_key);
   }
 
@@ -676,44 +676,27 @@ export class WebhookQueue extends DurableObject<Env> {
   /** Removes every unsent row past its ttl_s, a page at a time; each one is logged as expired. */
   #expire(now: number): void {
     const webhookId = this.#config()?.webhook_id ?? "";
-    const logExpired = (rows: { delivery_id: string; order_key: string }[]) => {
-      for (const key of new Set(rows.map((r) => r.order_key))) this.#rehead(key);
+    for (;;) {
+      const expired = this.#sql
+        .exec<{ seq: number; delivery_id: string; order_key: string }>(
+          "SELECT seq, delivery_id, order_key FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?",
+          now,
+          this.#sentJson(),
+          PAGE,
+        )
+        .toArray();
+      if (expired.length === 0) return;
+      // Deleted (the highest kept as the placeholder, which the next page's look skips) and logged in one commit.
+      this.#dropDone(expired.map((r) => r.seq));
+      for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
       this.#log(
-        rows.map((r) => ({
+        expired.map((r) => ({
           sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ? AND status = 'pending'",
           params: ["not delivered within ttl_s", now, webhookId, r.delivery_id],
         })),
       );
-    };
-    // The highest row is not deleted but kept as the placeholder.
-    const top = this.#topSeq();
-    for (;;) {
-      const expired = this.#sql
-        .exec<{ delivery_id: string; order_key: string }>(
-          `DELETE FROM queue WHERE seq IN
-             (SELECT seq FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) AND seq IS NOT ? LIMIT ?)
-           RETURNING delivery_id, order_key`,
-          now,
-          this.#sentJson(),
-          top,
-          PAGE,
-        )
-        .toArray();
-      if (expired.length > 0) logExpired(expired);
-      if (expired.length < PAGE) break;
+      if (expired.length < PAGE) return;
     }
-    if (top === null || this.#sentSeqs.has(top)) return;
-    const last = this.#sql
-      .exec<{ delivery_id: string; order_key: string }>(
-        "SELECT delivery_id, order_key FROM queue WHERE seq = ? AND expires_at IS NOT NULL AND expires_at <= ?",
-        top,
-        now,
-      )
-      .toArray();
-    if (last.length === 0) return;
-    if (this.#unsure === top) this.#unsure = null;
-    this.#keepAsPlaceholder(top);
-    logExpired(last);
   }
 
   /** Keeps `head` on exactly the lowest unsent sequence of one keyed line (strict has no heads): a few index lookups. */
@@ -863,14 +846,11 @@ export class WebhookQueue extends DurableObject<Env> {
         this.#sent.push({ seqs, statements, size: statementsSize(statements) });
         for (const key of keys) this.#rehead(key);
         return;
-      case "give-up": {
-        // The highest row is not deleted but kept as the placeholder.
-        const top = this.#topSeq();
-        this.#sql.exec(`DELETE FROM queue WHERE ${which} AND seq IS NOT ?`, whichArg, top);
-        if (top !== null && seqs.includes(top)) this.#keepAsPlaceholder(top);
+      case "give-up":
+        // Its log goes to the outbox below, in the same storage commit.
+        this.#dropDone(seqs);
         for (const key of keys) this.#rehead(key);
         break;
-      }
       case "retry":
         this.#sql.exec(`UPDATE queue SET attempts = attempts + 1, next_at = ? WHERE ${which}`, now + outcome.delayMs, whichArg);
         break;
@@ -974,15 +954,16 @@ export class WebhookQueue extends DurableObject<Env> {
   #spill(entries: Sent[]): void {
     for (const entry of entries) {
       this.#log(entry.statements);
-      this.#dropSent(entry.seqs);
+      this.#dropDone(entry.seqs);
     }
   }
 
   /**
-   * Deletes sent rows whose log is safe (in D1, or in the outbox) and stops excluding them — except the highest
-   * row, which stays as the placeholder; answers the deleted rows' delivery ids.
+   * Deletes done rows — sent ones whose log is safe (in D1, or in the outbox), given up or expired ones whose log is
+   * written in the same commit — and stops excluding them, except the highest row, which stays as the placeholder.
+   * The one way rows leave the queue (but a deleted webhook's); answers the deleted rows' delivery ids.
    */
-  #dropSent(seqs: number[]): string[] {
+  #dropDone(seqs: number[]): string[] {
     const top = this.#topSeq();
     const ids = this.#sql
       .exec<{ delivery_id: string }>(
@@ -1030,7 +1011,7 @@ export class WebhookQueue extends DurableObject<Env> {
       // Sends that finished during the write were appended behind these; only what was written goes.
       this.#sent.splice(0, n);
       const now = Date.now();
-      for (const id of this.#dropSent(taken.flatMap((e) => e.seqs))) this.#finished.set(id, now);
+      for (const id of this.#dropDone(taken.flatMap((e) => e.seqs))) this.#finished.set(id, now);
       for (const [id, at] of this.#finished) {
         if (at > now - 60_000) break;
         this.#finished.delete(id);
