@@ -349,9 +349,10 @@ deliveries.openapi(
     // Delivery ids begin with their creation millisecond, so [since, until) is an id range of the webhook's index
     // (the partial one for a status other than delivered); created_at stays in the WHERE as the exact condition.
     let cursor = idAtTime("dlv", from);
+    const filter = statusIs(status);
     for (let pageNo = 0; pageNo < 20; pageNo++) {
       const rows = await c.env.DB.prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM ${statusIs(status).table} WHERE webhook_id = ? AND ${statusIs(status).where}
+        `SELECT ${DELIVERY_COLUMNS} FROM ${filter.table} WHERE webhook_id = ? AND ${filter.where}
          AND id ${pageNo === 0 ? ">=" : ">"} ? AND id < ? AND created_at >= ? AND created_at < ? ORDER BY id LIMIT 500`,
       )
         .bind(webhook.id, status, cursor, idAtTime("dlv", to), from, to)
