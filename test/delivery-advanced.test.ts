@@ -68,59 +68,94 @@ CREATE INDEX queue_due ON queue(state, next_at);
 CREATE INDEX queue_line ON queue(state, seq);
 CREATE INDEX queue_expiry ON queue(state, expires_at);`;
 
-test("a queue stored by an earlier version is rebuilt when its object wakes up: nothing lost, order kept, no number used twice", async () => {
-  const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }] });
-  await h.send(run("exe_A", 1));
-  await runDurableObjectAlarm(h.stub);
-  await h.send(run("exe_A", 2));
-  await h.send(run("exe_B", 3));
-  await runInDurableObject(h.stub, (_i, s) => {
-    const rows = s.storage.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM queue ORDER BY seq").toArray();
-    s.storage.sql.exec("DROP TABLE queue");
-    s.storage.sql.exec(V1_QUEUE);
-    for (const r of rows) {
-      s.storage.sql.exec(
-        "INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, attempts, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        r.seq,
-        r.delivery_id,
-        r.event_id,
-        r.event_type,
-        r.payload,
-        String(r.order_key).replace(/^k:/, ""),
-        r.attempts,
-        r.next_at,
-        r.created_at,
-      );
-    }
+// Version 3 of the queue's storage: as now, but numbered by AUTOINCREMENT (a counter row written on every insert).
+const V3_QUEUE = `CREATE TABLE queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+  payload TEXT NOT NULL, order_key TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER, batch_id TEXT, head INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX queue_line ON queue(order_key, seq) WHERE order_key <> '';
+CREATE INDEX queue_ready ON queue(next_at, seq) WHERE head = 1;
+CREATE INDEX queue_expiry ON queue(expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX queue_batch ON queue(batch_id) WHERE batch_id IS NOT NULL;`;
+
+/** Earlier versions of the queue's storage, and how each held the highest number used so far. */
+const OLD_QUEUES: {
+  version: number;
+  schema: string;
+  /** A row of today's queue as that version stored it (a column it lacked is undefined). */
+  row: (r: Record<string, SqlStorageValue>) => Record<string, SqlStorageValue | undefined>;
+  markLast: string;
+  last: number;
+}[] = [
+  {
+    version: 1,
+    schema: V1_QUEUE,
+    // No head flag, and keys without their 'k:' prefix.
+    row: (r: Record<string, SqlStorageValue>) => ({ ...r, order_key: String(r.order_key).replace(/^k:/, ""), head: undefined }),
     // A finished row holds the highest number so far.
-    s.storage.sql.exec(
-      "INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, state, next_at, created_at) VALUES (50, 'dlv_old', 'evt_old', 'workflow.completed', '', 'done', 0, 0)",
+    markLast: `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, state, next_at, created_at)
+               VALUES (50, 'dlv_old', 'evt_old', 'workflow.completed', '', 'done', 0, 0)`,
+    last: 50,
+  },
+  {
+    version: 3,
+    schema: V3_QUEUE,
+    row: (r: Record<string, SqlStorageValue>) => r,
+    // The counter went on past rows since deleted (done deliveries): it stands at 70.
+    markLast:
+      "INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (70, 'x', 'x', 'x', '', 0, 0); DELETE FROM queue WHERE seq = 70",
+    last: 70,
+  },
+];
+
+test.each(OLD_QUEUES)(
+  "a queue stored by version $version is rebuilt when its object wakes up: nothing lost, order kept, no number used twice",
+  async ({ schema, row, markLast, last }) => {
+    const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }] });
+    await h.send(run("exe_A", 1));
+    await runDurableObjectAlarm(h.stub);
+    await h.send(run("exe_A", 2));
+    await h.send(run("exe_B", 3));
+    await runInDurableObject(h.stub, (_i, s) => {
+      const rows = s.storage.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM queue WHERE delivery_id <> '' ORDER BY seq").toArray();
+      s.storage.sql.exec("DROP TABLE queue");
+      s.storage.sql.exec(schema);
+      for (const r of rows) {
+        const old = row(r);
+        const columns = ["seq", "delivery_id", "event_id", "event_type", "payload", "order_key", "attempts", "next_at", "created_at", "head"].filter(
+          (k) => old[k] !== undefined,
+        );
+        s.storage.sql.exec(`INSERT INTO queue (${columns.join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`, ...columns.map((k) => old[k]));
+      }
+      s.storage.sql.exec(markLast);
+    });
+    await evictDurableObject(h.stub);
+    // The highest number used so far is held by a placeholder row (no delivery), which is never sent.
+    expect(await h.stub.status()).toMatchObject({ queued: 3, placeholder: last });
+    expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([{ seq: last }]);
+    const table = await sql<{ sql: string }>(h, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'");
+    expect(table[0].sql).not.toMatch(/AUTOINCREMENT/i);
+    const heads = await sql<{ event_id: string; head: number; order_key: string }>(
+      h,
+      "SELECT event_id, head, order_key FROM queue WHERE delivery_id <> '' ORDER BY seq",
     );
-  });
-  await evictDurableObject(h.stub);
-  // The highest number used so far is held by a placeholder row (no delivery), which is never sent.
-  expect(await h.stub.status()).toMatchObject({ queued: 3, placeholder: 50 });
-  expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([{ seq: 50 }]);
-  const heads = await sql<{ event_id: string; head: number; order_key: string }>(
-    h,
-    "SELECT event_id, head, order_key FROM queue WHERE delivery_id <> '' ORDER BY seq",
-  );
-  expect(heads.map((r) => [r.order_key, r.head])).toEqual([
-    ["k:exe_A", 1],
-    ["k:exe_A", 0],
-    ["k:exe_B", 1],
-  ]);
-  await runDurableObjectAlarm(h.stub);
-  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1"]);
-  await runDue(h);
-  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1", "exe_A#1/2", "exe_A#2/1"]);
-  await h.send(run("exe_C", 4));
-  await runDurableObjectAlarm(h.stub);
-  expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("51");
-  // The new row took over: the upgrade's placeholder is gone, and 51, done, holds the number now.
-  expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([]);
-  expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: 51 });
-});
+    expect(heads.map((r) => [r.order_key, r.head])).toEqual([
+      ["k:exe_A", 1],
+      ["k:exe_A", 0],
+      ["k:exe_B", 1],
+    ]);
+    await runDurableObjectAlarm(h.stub);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1"]);
+    await runDue(h);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1", "exe_A#1/2", "exe_A#2/1"]);
+    await h.send(run("exe_C", 4));
+    await runDurableObjectAlarm(h.stub);
+    expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe(String(last + 1));
+    // The new row took over: the upgrade's placeholder is gone, and the new row, done, holds the number now.
+    expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: last + 1 });
+  },
+);
 
 test("heads stay exactly the lowest queued sequence of each key through sends, failures, expiry, redelivery and re-keying", async () => {
   const h = await hook(
@@ -157,64 +192,6 @@ test("heads stay exactly the lowest queued sequence of each key through sends, f
   expect((await h.stub.status()).queued).toBe(0);
   const statuses = (await deliveriesOf(h)).map((d) => d.status).sort();
   expect(statuses.filter((st) => st === "pending")).toEqual([]);
-});
-
-// Version 3 of the queue's storage: as now, but numbered by AUTOINCREMENT (a counter row written on every insert).
-const V3_QUEUE = `CREATE TABLE queue (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
-  payload TEXT NOT NULL, order_key TEXT NOT NULL DEFAULT '', attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL, expires_at INTEGER, batch_id TEXT, head INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX queue_line ON queue(order_key, seq) WHERE order_key <> '';
-CREATE INDEX queue_ready ON queue(next_at, seq) WHERE head = 1;
-CREATE INDEX queue_expiry ON queue(expires_at) WHERE expires_at IS NOT NULL;
-CREATE INDEX queue_batch ON queue(batch_id) WHERE batch_id IS NOT NULL;`;
-
-test("a queue numbered by AUTOINCREMENT is rebuilt without it on wake-up: rows and heads kept, the counter's number kept by a placeholder", async () => {
-  const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }] });
-  await h.send(run("exe_A", 1));
-  await runDurableObjectAlarm(h.stub);
-  await h.send(run("exe_A", 2));
-  await h.send(run("exe_B", 3));
-  await runInDurableObject(h.stub, (_i, s) => {
-    const rows = s.storage.sql.exec<Record<string, SqlStorageValue>>("SELECT * FROM queue WHERE delivery_id <> '' ORDER BY seq").toArray();
-    s.storage.sql.exec("DROP TABLE queue");
-    s.storage.sql.exec(V3_QUEUE);
-    for (const r of rows) {
-      s.storage.sql.exec(
-        "INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, attempts, next_at, created_at, head) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        r.seq,
-        r.delivery_id,
-        r.event_id,
-        r.event_type,
-        r.payload,
-        r.order_key,
-        r.attempts,
-        r.next_at,
-        r.created_at,
-        r.head,
-      );
-    }
-    // The counter went on past rows since deleted (done deliveries): it stands at 70.
-    s.storage.sql.exec("INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, next_at, created_at) VALUES (70, 'x', 'x', 'x', '', 0, 0)");
-    s.storage.sql.exec("DELETE FROM queue WHERE seq = 70");
-  });
-  await evictDurableObject(h.stub);
-  expect(await h.stub.status()).toMatchObject({ queued: 3, placeholder: 70 });
-  const table = await sql<{ sql: string }>(h, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'queue'");
-  expect(table[0].sql).not.toMatch(/AUTOINCREMENT/i);
-  const heads = await sql<{ head: number; order_key: string }>(h, "SELECT head, order_key FROM queue WHERE delivery_id <> '' ORDER BY seq");
-  expect(heads.map((r) => [r.order_key, r.head])).toEqual([
-    ["k:exe_A", 1],
-    ["k:exe_A", 0],
-    ["k:exe_B", 1],
-  ]);
-  await runDurableObjectAlarm(h.stub);
-  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1"]);
-  await runDue(h);
-  expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1", "exe_A#1/2", "exe_A#2/1"]);
-  await h.send(run("exe_C", 4));
-  await runDurableObjectAlarm(h.stub);
-  expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("71");
 });
 
 describe('ordering "none"', () => {
