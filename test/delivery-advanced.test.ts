@@ -20,6 +20,31 @@ const seen = async (h: Hook) =>
 
 const run = (exe: string, n: number) => completed(n, { execution_id: exe, n });
 
+/** Every statement the queue runs during fn, with the rows it read and wrote and SQLite's plan for it. */
+async function traced(h: Hook, fn: (q: WebhookQueue, exec: SqlStorage["exec"]) => Promise<unknown>) {
+  return runInDurableObject(h.stub, async (instance: WebhookQueue, state) => {
+    const sqlApi = state.storage.sql;
+    const original = sqlApi.exec.bind(sqlApi);
+    const seenQueries: { query: string; rows: number; read: number; written: number; plan: string[] }[] = [];
+    (sqlApi as any).exec = (query: string, ...args: SqlStorageValue[]) => {
+      const cursor = original(query, ...args);
+      if (!/^\s*(SELECT|UPDATE|DELETE|INSERT)/i.test(query) || /\bEXPLAIN\b/i.test(query)) return cursor;
+      const rows = cursor.toArray();
+      const plan = original(`EXPLAIN QUERY PLAN ${query}`, ...args)
+        .toArray()
+        .map((r: any) => String(r.detail));
+      seenQueries.push({ query: query.replace(/\s+/g, " ").trim(), rows: rows.length, read: cursor.rowsRead, written: cursor.rowsWritten, plan });
+      return { toArray: () => rows, one: () => rows[0], rowsWritten: cursor.rowsWritten, [Symbol.iterator]: () => rows[Symbol.iterator]() };
+    };
+    try {
+      await fn(instance, original);
+    } finally {
+      (sqlApi as any).exec = original;
+    }
+    return seenQueries;
+  });
+}
+
 describe('ordering "key"', () => {
   test("one key's failing event holds back only that key", async () => {
     const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }] });
@@ -453,31 +478,6 @@ describe("auto-disable", () => {
 });
 
 describe("a long backlog", () => {
-  /** Every statement the queue runs during fn, with the rows it read and SQLite's plan for it. */
-  async function traced(h: Hook, fn: (q: WebhookQueue, exec: SqlStorage["exec"]) => Promise<unknown>) {
-    return runInDurableObject(h.stub, async (instance: WebhookQueue, state) => {
-      const sqlApi = state.storage.sql;
-      const original = sqlApi.exec.bind(sqlApi);
-      const seenQueries: { query: string; rows: number; read: number; plan: string[] }[] = [];
-      (sqlApi as any).exec = (query: string, ...args: SqlStorageValue[]) => {
-        const cursor = original(query, ...args);
-        if (!/^\s*(SELECT|UPDATE|DELETE|INSERT)/i.test(query) || /\bEXPLAIN\b/i.test(query)) return cursor;
-        const rows = cursor.toArray();
-        const plan = original(`EXPLAIN QUERY PLAN ${query}`, ...args)
-          .toArray()
-          .map((r: any) => String(r.detail));
-        seenQueries.push({ query: query.replace(/\s+/g, " ").trim(), rows: rows.length, read: cursor.rowsRead, plan });
-        return { toArray: () => rows, one: () => rows[0], rowsWritten: cursor.rowsWritten, [Symbol.iterator]: () => rows[Symbol.iterator]() };
-      };
-      try {
-        await fn(instance, original);
-      } finally {
-        (sqlApi as any).exec = original;
-      }
-      return seenQueries;
-    });
-  }
-
   test.each(["strict", "key", "none", "batch"] as const)(
     "%s: alarm runs over 3,000 queued rows read a bounded number of rows, through indexes",
     async (mode) => {
@@ -623,36 +623,26 @@ describe("numbering without a counter: the placeholder", () => {
     await h.send();
     await runDurableObjectAlarm(h.stub);
     const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
-    const written = await runInDurableObject(h.stub, async (q: WebhookQueue, state) => {
-      const api = state.storage.sql;
-      const original = api.exec.bind(api);
-      const perStatement: Record<string, number> = {};
-      (api as any).exec = (query: string, ...args: SqlStorageValue[]) => {
-        const cursor = original(query, ...args);
-        const rows = cursor.toArray();
-        const key = query.replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ");
-        perStatement[key] = (perStatement[key] ?? 0) + cursor.rowsWritten;
-        return { toArray: () => rows, one: () => rows[0], rowsWritten: cursor.rowsWritten, [Symbol.iterator]: () => rows[Symbol.iterator]() };
-      };
-      try {
-        for (let i = 0; i < 3; i++) {
-          const id = `evt_light_${i}`;
-          const item: QueueItem = {
-            delivery_id: `dlv_light_${i}`,
-            event_id: id,
-            event_type: "workflow.completed",
-            payload: `{"id":"${id}"}`,
-            created_at: Date.now(),
-            fresh: true,
-          };
-          await q.enqueue(cfg, [item]);
-          await q.alarm();
-        }
-      } finally {
-        (api as any).exec = original;
+    const queries = await traced(h, async (q) => {
+      for (let i = 0; i < 3; i++) {
+        const id = `evt_light_${i}`;
+        const item: QueueItem = {
+          delivery_id: `dlv_light_${i}`,
+          event_id: id,
+          event_type: "workflow.completed",
+          payload: `{"id":"${id}"}`,
+          created_at: Date.now(),
+          fresh: true,
+        };
+        await q.enqueue(cfg, [item]);
+        await q.alarm();
       }
-      return perStatement;
     });
+    const written: Record<string, number> = {};
+    for (const { query, written: n } of queries) {
+      const key = query.split(" ").slice(0, 3).join(" ");
+      written[key] = (written[key] ?? 0) + n;
+    }
     expect(await h.r.received()).toHaveLength(4);
     // Per delivery: one insert, one delete; nothing else (no counter, no state flags).
     expect(Object.values(written).reduce((a, b) => a + b, 0)).toBe(6);
