@@ -176,9 +176,13 @@ test.each(OLD_QUEUES)(
     await h.send(run("exe_C", 4));
     await runDurableObjectAlarm(h.stub);
     expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe(String(last + 1));
-    // The new row took over: the upgrade's placeholder is gone, and the new row, done, holds the number now.
-    expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([]);
-    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: last + 1 });
+    // The new row went above the upgrade's placeholder, which stays a spare (never sent); the new row, done, holds
+    // the number now.
+    expect(await sql(h, "SELECT seq FROM queue WHERE delivery_id = ''")).toEqual([{ seq: last }]);
+    const after = await h.stub.status();
+    expect(after).toMatchObject({ queued: 0, placeholder: last + 1 });
+    expect(after.spares).toContain(last);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#3/1", "exe_A#1/2", "exe_A#2/1", "exe_C#4/1"]);
   },
 );
 
@@ -188,10 +192,10 @@ test("heads stay exactly the lowest queued sequence of each key through sends, f
     { answers: [{ status: 500 }, { status: 200 }, { status: 500 }, { status: 500 }, { status: 200 }, { status: 500 }], otherwise: { status: 200 } },
   );
   const check = async (step: string) => {
-    // The placeholder (the highest row, done, kept for its number) is in no line.
-    const { placeholder } = await h.stub.status();
+    // Spares (done rows kept for reuse, the highest among them holding the number) are in no line.
+    const { spares } = await h.stub.status();
     const flagged = await sql<{ seq: number }>(h, "SELECT seq FROM queue WHERE head = 1 ORDER BY seq");
-    const lowest = await sql<{ seq: number }>(h, `SELECT min(seq) AS seq FROM queue WHERE seq IS NOT ${placeholder ?? "NULL"} GROUP BY order_key ORDER BY 1`);
+    const lowest = await sql<{ seq: number }>(h, `SELECT min(seq) AS seq FROM queue WHERE seq NOT IN (${spares.join(",")}) GROUP BY order_key ORDER BY 1`);
     expect(flagged, step).toEqual(lowest);
   };
   const keys = ["exe_A", "exe_B", "exe_C"];
@@ -535,9 +539,9 @@ describe("a long backlog", () => {
     const ev = await h.send(run("exe_A", 1));
     await h.send(run("exe_A", 2));
     await runDurableObjectAlarm(h.stub);
-    // Only the highest row is left, done, as the placeholder that holds the numbering.
-    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: 2 }]);
-    expect(await h.stub.status()).toMatchObject({ outbox: 0, queued: 0, placeholder: 2 });
+    // Both rows stay, done, as spares for the next inserts; the highest holds the numbering.
+    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: 1 }, { seq: 2 }]);
+    expect(await h.stub.status()).toMatchObject({ outbox: 0, queued: 0, spares: [1, 2], placeholder: 2 });
     const d = await deliveryOf(h, ev.id);
     expect(d.status).toBe("delivered");
     await expectJson(call("POST", `/v1/deliveries/${d.id}/retry`, { token: h.key }), 202);
@@ -550,21 +554,40 @@ describe("a long backlog", () => {
   });
 });
 
-describe("numbering without a counter: the placeholder", () => {
+describe("numbering without a counter: spares", () => {
   const sequences = async (h: Hook) => (await h.r.received()).map((r) => Number(r.headers["x-broxiai-sequence"]));
 
-  test("the numbering goes on across an empty queue and a wake-up; the placeholder, settled against D1, is not sent again", async () => {
+  test("the numbering goes on across an empty queue and a wake-up; spares, settled against D1, are not sent again", async () => {
     const h = await hook();
+    await h.send();
     await h.send();
     await runDurableObjectAlarm(h.stub);
     const [first] = await sequences(h);
-    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: first });
+    expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [first, first + 1], placeholder: first + 1 });
     await evictDurableObject(h.stub);
     await h.send();
     await runDurableObjectAlarm(h.stub);
-    expect(await sequences(h)).toEqual([first, first + 1]);
-    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: first + 1 }]);
-    expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: first + 1 });
+    expect(await sequences(h)).toEqual([first, first + 1, first + 2]);
+    // The hand-off came before the run that settles the rows, so it was a new row; all three are spares now.
+    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: first }, { seq: first + 1 }, { seq: first + 2 }]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [first, first + 1, first + 2], placeholder: first + 2 });
+    // The next one takes over the lowest.
+    await h.send();
+    await runDurableObjectAlarm(h.stub);
+    expect(await sequences(h)).toEqual([first, first + 1, first + 2, first + 3]);
+    expect(await sql(h, "SELECT seq FROM queue")).toEqual([{ seq: first + 1 }, { seq: first + 2 }, { seq: first + 3 }]);
+  });
+
+  test("after a wake-up, rows are settled from the lowest: done ones become spares, the first pending one and all after it are sent", async () => {
+    const h = await hook({}, { answers: [{ status: 200 }, { status: 200 }, { status: 500 }], otherwise: { status: 200 } });
+    for (let i = 1; i <= 5; i++) await h.send(run("exe_A", i));
+    await runDurableObjectAlarm(h.stub);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_A#2/1", "exe_A#3/1"]);
+    await evictDurableObject(h.stub);
+    await runDue(h);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_A#2/1", "exe_A#3/1", "exe_A#3/2", "exe_A#4/1", "exe_A#5/1"]);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [1, 2, 3, 4, 5] });
+    expect((await deliveriesOf(h)).map((d) => d.status)).toEqual(Array(5).fill("delivered"));
   });
 
   test("after a wake-up, a highest row that D1 shows pending is a delivery to make, and is made", async () => {
@@ -576,8 +599,9 @@ describe("numbering without a counter: the placeholder", () => {
     expect(await h.stub.status()).toMatchObject({ queued: 0, placeholder: (await sequences(h))[0] });
   });
 
-  test("when D1 cannot answer after a wake-up, the highest row is sent again (at least once), never dropped", async () => {
+  test("when D1 cannot answer after a wake-up, unsure rows are sent again (at least once), never dropped", async () => {
     const h = await hook();
+    const before = await h.send();
     const ev = await h.send();
     await runDurableObjectAlarm(h.stub);
     await evictDurableObject(h.stub);
@@ -597,9 +621,8 @@ describe("numbering without a counter: the placeholder", () => {
     await h.stub.sweep();
     await runDurableObjectAlarm(h.stub);
     const got = await h.r.received();
-    expect(got).toHaveLength(2);
-    expect(got[1].headers["webhook-id"]).toBe(ev.id);
-    expect(got[1].headers["x-broxiai-sequence"]).toBe(got[0].headers["x-broxiai-sequence"]);
+    expect(got.map((r) => r.headers["webhook-id"])).toEqual([before.id, ev.id, before.id, ev.id]);
+    expect(got.slice(2).map((r) => r.headers["x-broxiai-sequence"])).toEqual(got.slice(0, 2).map((r) => r.headers["x-broxiai-sequence"]));
   });
 
   test("redelivering the latest delivery (the placeholder's) sends it under its first number; the next event takes the one after", async () => {
@@ -618,23 +641,22 @@ describe("numbering without a counter: the placeholder", () => {
     expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
   });
 
-  test("a delivery at light load writes two rows to the queue's storage: its insert, and the delete of the placeholder before it", async () => {
+  test.each([
+    { load: "light load", perRun: 1 },
+    { load: "load", perRun: 10 },
+  ])("a delivery at $load writes one row to the queue's storage: it takes over a spare", async ({ perRun }) => {
     const h = await hook();
     await h.send();
     await runDurableObjectAlarm(h.stub);
     const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
+    let n = 0;
     const queries = await traced(h, async (q) => {
-      for (let i = 0; i < 3; i++) {
-        const id = `evt_light_${i}`;
-        const item: QueueItem = {
-          delivery_id: `dlv_light_${i}`,
-          event_id: id,
-          event_type: "workflow.completed",
-          payload: `{"id":"${id}"}`,
-          created_at: Date.now(),
-          fresh: true,
-        };
-        await q.enqueue(cfg, [item]);
+      for (let run = 0; run < 3; run++) {
+        const items = Array.from({ length: perRun }, (): QueueItem => {
+          const id = `evt_${perRun}_${n++}`;
+          return { delivery_id: `dlv_${id}`, event_id: id, event_type: "workflow.completed", payload: `{"id":"${id}"}`, created_at: Date.now(), fresh: true };
+        });
+        await q.enqueue(cfg, items);
         await q.alarm();
       }
     });
@@ -643,9 +665,59 @@ describe("numbering without a counter: the placeholder", () => {
       const key = query.split(" ").slice(0, 3).join(" ");
       written[key] = (written[key] ?? 0) + n;
     }
-    expect(await h.r.received()).toHaveLength(4);
-    // Per delivery: one insert, one delete; nothing else (no counter, no state flags).
-    expect(Object.values(written).reduce((a, b) => a + b, 0)).toBe(6);
-    expect(written).toMatchObject({ "INSERT INTO queue": 3, "DELETE FROM queue": 3 });
+    expect(await h.r.received()).toHaveLength(1 + n);
+    // Per delivery one row: an insert while there are too few spares, the update of a spare after; nothing else (no
+    // delete, no counter, no state flags).
+    expect(Object.values(written).reduce((a, b) => a + b, 0)).toBe(n);
+    expect((written["INSERT INTO queue"] ?? 0) + (written["UPDATE queue SET"] ?? 0)).toBe(n);
+    expect(written["UPDATE queue SET"]).toBeGreaterThanOrEqual(perRun === 1 ? 3 : 20);
+  });
+
+  test("a done row above a row still to send is deleted, not kept: spares stay below every pending row", async () => {
+    // Key ordering: exe_A's head fails and holds its line while exe_B's rows are delivered above it.
+    const h = await hook({ ordering: "key", ordering_key: "data.execution_id" }, { answers: [{ status: 500 }], otherwise: { status: 200 } });
+    for (const [key, i] of [
+      ["exe_A", 1],
+      ["exe_B", 2],
+      ["exe_A", 3],
+      ["exe_B", 4],
+      ["exe_B", 5],
+    ] as const)
+      await h.send(run(key, i));
+    await runDurableObjectAlarm(h.stub);
+    expect(await seen(h)).toEqual(["exe_A#1/1", "exe_B#2/1", "exe_B#4/1", "exe_B#5/1"]);
+    // exe_B's rows 2 and 4 went; 5, the highest, stays for the numbering.
+    expect(await sql(h, "SELECT seq FROM queue ORDER BY seq")).toEqual([{ seq: 1 }, { seq: 3 }, { seq: 5 }]);
+    expect(await h.stub.status()).toMatchObject({ queued: 2, spares: [5], placeholder: 5 });
+    await runDue(h);
+    expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [1, 3, 5] });
+  });
+
+  test("at most MAX_SPARES done rows are kept after a backlog drains; the rest are deleted, the lowest first", async () => {
+    const h = await hook();
+    for (let i = 1; i <= 60; i++) await h.send(run("exe_A", i));
+    await runDue(h);
+    expect(await h.r.received()).toHaveLength(60);
+    const { spares, queued } = await h.stub.status();
+    expect(queued).toBe(0);
+    expect(spares).toEqual(Array.from({ length: 50 }, (_, i) => 11 + i));
+    expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 50 }]);
+  });
+
+  test("a redelivery under an old number below spares deletes the spares above it, so a wake-up still finds them all", async () => {
+    const h = await hook();
+    const ev = await h.send(run("exe_A", 1));
+    for (let i = 2; i <= 4; i++) await h.send(run("exe_A", i));
+    await runDurableObjectAlarm(h.stub);
+    // Rows 1–4 are spares; the next event takes over row 1 as 5, so redelivering event 1 brings back number 1 below 2–4.
+    await h.send(run("exe_A", 5));
+    await runDurableObjectAlarm(h.stub);
+    expect(await h.stub.status()).toMatchObject({ spares: [2, 3, 4, 5] });
+    const d = await deliveryOf(h, ev.id);
+    await expectJson(call("POST", `/v1/deliveries/${d.id}/retry`, { token: h.key }), 202);
+    expect(await h.stub.status()).toMatchObject({ queued: 1, spares: [5] });
+    expect(await sql(h, "SELECT seq FROM queue ORDER BY seq")).toEqual([{ seq: 1 }, { seq: 5 }]);
+    await runDurableObjectAlarm(h.stub);
+    expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("1");
   });
 });

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { config, type Env } from "../config";
 import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
-import { inLists } from "../sql";
+import { IN_LIST_MAX, inLists } from "../sql";
 import type { QueueConfig } from "../webhooks/store";
 import { type AttemptLog, type LogStatement, logStatements } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
@@ -58,6 +58,7 @@ interface Unit {
 /** Deliveries the receiver took whose log is not in D1 yet: their rows stay (and are not sent) until it is. */
 interface Sent {
   seqs: number[];
+  ids: string[];
   statements: LogStatement[];
   size: number;
 }
@@ -93,14 +94,25 @@ export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
 /** D1 log batches and outbox rows are cut to about this many characters: a DO SQLite row stops at 2 MB. */
 const LOG_CHUNK_CHARS = 1_000_000;
 
+/** Done rows kept for reuse (see SCHEMA) at most; more are deleted, the lowest first. */
+const MAX_SPARES = 50;
+/** Rows settled against D1 per question after a wake-up (with the highest row, one bound list). */
+const SETTLE_PAGE = IN_LIST_MAX - 1;
+
 /**
- * The queue holds only deliveries still to be made (and, for a moment, ones sent whose log has not reached D1),
- * plus at most one placeholder: the row with the highest sequence is not deleted when it is done but kept, skipped
- * like a sent row, until a newer row arrives, so the next insert (rowid = highest + 1) continues the numbering with
- * no counter to write. Strict ordering — the default — reads it in `seq` order and writes no index at all: a
- * delivery costs its insert and its delete (the placeholder before it, at light load). Key and none ordering keep a
- * `head` flag per line, in partial indexes that strict rows (order key '') never enter; ttl and batches have partial
- * indexes of their own.
+ * The queue holds deliveries still to be made (and, for a moment, ones sent whose log has not reached D1), plus
+ * spares: a row that is done (delivered and logged, given up, expired) is not deleted but kept, skipped like a sent
+ * row, and the next insert takes it over — one UPDATE that gives it the new sequence and delivery, where an insert
+ * and a delete would be two rows written. The highest row, done, is always kept: the next sequence is the highest
+ * + 1, so the numbering goes on with no counter to write. Strict ordering — the default — reads the table in `seq`
+ * order and writes no index at all: a delivery costs one row written here. Key and none ordering keep a `head` flag
+ * per line, in partial indexes that strict rows (order key '') never enter; ttl and batches have partial indexes of
+ * their own.
+ *
+ * Spares lie below every row still to be sent (but the highest, which may be one): a done row above one is deleted
+ * instead (#dropDone, #insert). Storage cannot tell a spare from a delivery still to make, so after a wake-up the
+ * rows are settled against D1 from the lowest up, and the first that D1 shows pending ends the done ones
+ * (#settleUnsure).
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queue (
@@ -163,7 +175,7 @@ export function upgradeQueueSchema(sql: SqlStorage): void {
 
 /**
  * Sets every head from scratch: the lowest sequence of each keyed line (strict rows, key '', have none). Rows in
- * `skip` (sent, or the placeholder; a JSON array of sequences) are in no line.
+ * `skip` (sent, or spares; a JSON array of sequences) are in no line.
  */
 function recomputeHeads(sql: SqlStorage, skip = "[]"): void {
   // Only rows whose flag changes are written, so a queue that is already right costs reads only.
@@ -185,7 +197,7 @@ function recomputeHeads(sql: SqlStorage, skip = "[]"): void {
  * SQLite and the alarm is always set to the earliest one, so nothing depends on memory surviving an eviction.
  *
  * Logging: a delivery the receiver took stays in the queue, marked sent in memory, until its log is in D1; then
- * the row is deleted (or, the highest, kept as the placeholder). If the process dies first the row is still there
+ * the row becomes a spare (see SCHEMA). If the process dies first the row is still there
  * and is sent again (at least once; the receiver deduplicates on webhook-id), so no delivery goes unlogged. Every
  * other outcome (a failure, a retry, an expiry) is written to the object's outbox together with the state change it
  * records, and reaches D1 from there, in order, whenever D1 takes it. Delivery never waits on D1.
@@ -199,13 +211,15 @@ export class WebhookQueue extends DurableObject<Env> {
   #outboxCount = 0;
   #sent: Sent[] = [];
   #sentSeqs = new Set<number>();
-  /** The placeholder row's sequence (see SCHEMA): done, skipped like a sent row, deleted when a newer row arrives. */
-  #placeholder: number | null = null;
+  /** Done rows kept for the next inserts to take over (see SCHEMA); each is in #sentSeqs too, so it is skipped. */
+  #spares = new Set<number>();
   /**
-   * After a wake-up, the highest row: a placeholder the last process left, or a delivery still to make. Storage
-   * cannot tell, so the first run asks D1 (#settleUnsure); until then, and if D1 cannot answer, it is sent.
+   * After a wake-up, the highest row then: it and the rows below it may be spares the last process left, or
+   * deliveries still to make. Storage cannot tell, so the first run asks D1 (#settleUnsure); until then, and if D1
+   * cannot answer, they are deliveries to make (at least once, never dropped).
    */
-  #unsure: number | null = null;
+  #unsureTop: number | null = null;
+  #settling: Promise<void> | null = null;
   /** Delivery ids whose rows left the queue in the last minute, with when: see enqueue(). */
   #finished = new Map<string, number>();
   #running: Promise<void> | null = null;
@@ -221,9 +235,9 @@ export class WebhookQueue extends DurableObject<Env> {
       recomputeHeads(this.#sql);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
       const top = this.#sql.exec<{ seq: number; delivery_id: string }>("SELECT seq, delivery_id FROM queue ORDER BY seq DESC LIMIT 1").toArray()[0];
-      // An upgrade's placeholder has no delivery; any other top row is settled against D1 by the first run.
-      if (top?.delivery_id === "") this.#keepAsPlaceholder(top.seq);
-      else if (top) this.#unsure = top.seq;
+      // An upgrade's placeholder has no delivery, so it is done; everything else is settled against D1 by the first run.
+      if (top?.delivery_id === "") this.#dropDone([top.seq]);
+      if (top) this.#unsureTop = top.seq;
     });
   }
 
@@ -239,8 +253,8 @@ export class WebhookQueue extends DurableObject<Env> {
       // stays only if the outbox still holds log entries: those attempts happened and must reach D1.
       this.#sql.exec("DELETE FROM queue");
       this.#sentSeqs.clear();
-      this.#placeholder = null;
-      this.#unsure = null;
+      this.#spares.clear();
+      this.#unsureTop = null;
       await this.#arm({ force: true, clear: true });
       return;
     }
@@ -269,7 +283,7 @@ export class WebhookQueue extends DurableObject<Env> {
     // rather than through a unique index, which would cost a row written on every insert and delete.
     const known = new Set<string>();
     const handedBefore = items.filter((it) => !it.fresh);
-    for (const id of await this.#finishedInLog(handedBefore.map((it) => it.delivery_id))) known.add(id);
+    for (const id of (await this.#finishedInLog(handedBefore.map((it) => it.delivery_id))) ?? []) known.add(id);
     for (const it of handedBefore) if (this.#finished.has(it.delivery_id)) known.add(it.delivery_id);
     for (const { items: ids, marks } of inLists(handedBefore.map((it) => it.delivery_id))) {
       for (const r of this.#sql.exec<{ delivery_id: string }>(`SELECT delivery_id FROM queue WHERE delivery_id IN (${marks})`, ...ids))
@@ -294,20 +308,17 @@ export class WebhookQueue extends DurableObject<Env> {
   async redeliver(cfg: QueueConfig, items: QueueItem[]): Promise<{ requeued: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { requeued: 0 };
-    // A delivery sent a moment ago and not yet logged is finished, not pending: its row must go first.
-    await this.#flushLog();
+    // A delivery sent a moment ago and not yet logged is finished, not pending: its row must go first. Rows a
+    // wake-up left unsure are settled, so that a spare is known for what it is.
+    if (await this.#flushLog()) await this.#settleUnsure();
     const now = Date.now();
     let requeued = 0;
     for (const item of items) {
       const existing = this.#sql.exec<{ seq: number }>("SELECT seq FROM queue WHERE delivery_id = ?", item.delivery_id).toArray()[0];
-      if (existing && (existing.seq === this.#placeholder || existing.seq === this.#unsure)) {
-        // The placeholder is this very delivery, done (or, just after a wake-up, perhaps done): it goes out again
-        // under its own number, continuing its attempt numbering.
-        if (existing.seq === this.#placeholder) {
-          this.#sentSeqs.delete(existing.seq);
-          this.#placeholder = null;
-        }
-        this.#unsure = null;
+      if (existing && this.#spares.has(existing.seq)) {
+        // A spare is this very delivery, done: it goes out again under its own number, continuing its attempt numbering.
+        this.#spares.delete(existing.seq);
+        this.#sentSeqs.delete(existing.seq);
         const { order_key } = this.#sql
           .exec<{ order_key: string }>(
             "UPDATE queue SET next_at = ?, expires_at = NULL, batch_id = NULL, attempts = max(attempts, ?) WHERE seq = ? RETURNING order_key",
@@ -316,6 +327,7 @@ export class WebhookQueue extends DurableObject<Env> {
             existing.seq,
           )
           .one();
+        this.#dropSparesAbove(existing.seq);
         this.#rehead(order_key);
       } else if (existing) {
         this.#sql.exec("UPDATE queue SET next_at = ? WHERE seq = ?", now, existing.seq);
@@ -375,16 +387,23 @@ export class WebhookQueue extends DurableObject<Env> {
     };
   }
 
-  /** What the queue holds now (for the sweeper, the stats and tests); `placeholder` is the done row kept for its number. */
-  async status(): Promise<{ queued: number; outbox: number; alarm: number | null; active: boolean | null; placeholder: number | null }> {
+  /**
+   * What the queue holds now (for the sweeper, the stats and tests): `queued` counts deliveries still to make;
+   * `spares` the done rows kept for reuse, `placeholder` the highest row when it is one of them (it holds the numbering).
+   */
+  async status(): Promise<{ queued: number; spares: number[]; outbox: number; alarm: number | null; active: boolean | null; placeholder: number | null }> {
     if (await this.#flushLog()) await this.#settleUnsure();
-    const queued = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq IS NOT ?", this.#placeholder).one().n;
+    const queued = this.#sql
+      .exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?))", JSON.stringify([...this.#spares]))
+      .one().n;
+    const top = this.#topSeq();
     return {
       queued,
+      spares: [...this.#spares].sort((a, b) => a - b),
       outbox: this.#outboxCount,
       alarm: await this.ctx.storage.getAlarm(),
       active: this.#config()?.active ?? null,
-      placeholder: this.#placeholder,
+      placeholder: top !== null && this.#spares.has(top) ? top : null,
     };
   }
 
@@ -435,8 +454,9 @@ export class WebhookQueue extends DurableObject<Env> {
   async #run(byAlarm: boolean): Promise<void> {
     // Once D1 has refused the log in this run, the run stops asking it: sends go on, the outbox waits.
     let logging = await this.#flushLog();
-    // With the outbox written, D1 knows every outcome this object recorded: it can settle the row left unsure.
-    if (logging) await this.#settleUnsure();
+    // With the outbox written, D1 knows every outcome this object recorded: it can settle the rows left unsure.
+    // Otherwise they are deliveries to make.
+    await this.#settleUnsure(logging);
     const started = Date.now();
     // Expiry runs whether or not the webhook is active: a held event past its ttl_s is as useless as any other.
     if (this.#config() && !this.#config()!.deleted) this.#expire(started);
@@ -496,61 +516,116 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /**
    * Adds a delivery at the end of the queue (or at its old sequence number, for a redelivery) and keeps its line's
-   * head right. A placeholder below the new row has done its job and goes.
+   * head right. It takes over the lowest spare when there is one (one row written instead of two), but never the
+   * highest row for a lower number: that row holds the numbering.
    */
   #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): void {
-    const { seq, order_key } = this.#sql
-      .exec<{ seq: number; order_key: string }>(
-        `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
-         VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(c, "?5")}, ?, ?, ?, ?) RETURNING seq, order_key`,
-        item.sequence ?? null,
-        item.delivery_id,
-        item.event_id,
-        item.event_type,
-        item.payload,
-        ...orderKeyArgs(c),
-        at.nextAt,
-        item.created_at,
-        at.expiresAt,
-        at.attempts,
-      )
-      .one();
-    if (this.#placeholder !== null && seq > this.#placeholder) {
-      this.#sql.exec("DELETE FROM queue WHERE seq = ?", this.#placeholder);
-      this.#sentSeqs.delete(this.#placeholder);
-      this.#placeholder = null;
+    const top = this.#topSeq();
+    const seq = item.sequence ?? (top ?? 0) + 1;
+    let spare: number | undefined;
+    for (const s of this.#spares) if ((s !== top || seq > top) && (spare === undefined || s < spare)) spare = s;
+    const values = [
+      seq,
+      item.delivery_id,
+      item.event_id,
+      item.event_type,
+      item.payload,
+      ...orderKeyArgs(c),
+      at.nextAt,
+      item.created_at,
+      at.expiresAt,
+      at.attempts,
+    ];
+    const { order_key } =
+      spare === undefined
+        ? this.#sql
+            .exec<{ order_key: string }>(
+              `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts)
+               VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(c, "?5")}, ?, ?, ?, ?) RETURNING order_key`,
+              ...values,
+            )
+            .one()
+        : this.#sql
+            .exec<{ order_key: string }>(
+              `UPDATE queue SET seq = ?, delivery_id = ?, event_id = ?, event_type = ?, payload = ?, order_key = ${orderKeyExpr(c, "?5")},
+                 next_at = ?, created_at = ?, expires_at = ?, attempts = ?, batch_id = NULL, head = 0
+               WHERE seq = ? RETURNING order_key`,
+              ...values,
+              spare,
+            )
+            .one();
+    if (spare !== undefined) {
+      this.#spares.delete(spare);
+      this.#sentSeqs.delete(spare);
     }
+    this.#dropSparesAbove(seq);
     this.#rehead(order_key);
   }
 
-  /** The highest sequence in the table (the placeholder's, when there is one), or null when it is empty. */
+  /** The highest sequence in the table (a spare's, when the queue is done), or null when it is empty. */
   #topSeq(): number | null {
     return this.#sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
   }
 
-  /** Keeps a done row, the highest, as the placeholder instead of deleting it (see SCHEMA); it is unsure no more. */
-  #keepAsPlaceholder(seq: number): void {
-    this.#sentSeqs.add(seq);
-    this.#placeholder = seq;
-    if (this.#unsure === seq) this.#unsure = null;
+  /** Deletes the spares above a row still to be sent (but the highest row): spares must lie below every such row. */
+  #dropSparesAbove(seq: number): void {
+    const top = this.#topSeq();
+    const above = [...this.#spares].filter((s) => s > seq && s !== top);
+    if (above.length === 0) return;
+    this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(above));
+    for (const s of above) {
+      this.#spares.delete(s);
+      this.#sentSeqs.delete(s);
+    }
   }
 
   /**
-   * Settles the row left unsure by a wake-up: if D1 shows its delivery finished, it is the last process's
-   * placeholder, done — kept as ours if still the highest row, deleted if a newer one has arrived. Otherwise (D1
-   * shows it pending, or cannot answer) it is a delivery still to make, and stays one.
+   * Settles the rows left unsure by a wake-up, against D1, from the lowest up (the highest row in each question as
+   * well): those whose delivery D1 shows finished are the last process's spares, done. Spares lie below every row
+   * still to be sent, so the first page with a row D1 shows pending ends them. If D1 cannot answer, every unsure
+   * row is a delivery still to make. One settling at a time; a run settles before it sends anything.
    */
-  async #settleUnsure(): Promise<void> {
-    const seq = this.#unsure;
-    if (seq === null) return;
-    const row = this.#sql.exec<{ delivery_id: string; order_key: string }>("SELECT delivery_id, order_key FROM queue WHERE seq = ?", seq).toArray()[0];
-    const finished = row !== undefined && (await this.#finishedInLog([row.delivery_id])).length > 0;
-    // A redelivery may have taken the row meanwhile, or another caller settled it.
-    if (this.#unsure !== seq) return;
-    this.#unsure = null;
-    if (!row || !finished) return;
-    this.#dropDone([seq]);
-    this.#rehead(row.order_key);
+  async #settleUnsure(ask = true): Promise<void> {
+    while (this.#settling) await this.#settling;
+    if (this.#unsureTop === null) return;
+    const settling = (ask ? this.#settle(this.#unsureTop) : Promise.resolve()).finally(() => {
+      this.#unsureTop = null;
+      this.#settling = null;
+    });
+    this.#settling = settling;
+    await settling;
+  }
+
+  async #settle(top: number): Promise<void> {
+    let after = Number.MIN_SAFE_INTEGER;
+    for (let first = true; ; first = false) {
+      const page = this.#sql
+        .exec<{ seq: number; delivery_id: string }>(
+          "SELECT seq, delivery_id FROM queue WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?",
+          after,
+          top,
+          SETTLE_PAGE,
+        )
+        .toArray();
+      const rows = first ? [...page, ...this.#sql.exec<{ seq: number; delivery_id: string }>("SELECT seq, delivery_id FROM queue WHERE seq = ?", top)] : page;
+      // Spares already known (an upgrade's placeholder, which has no delivery) need no answer.
+      const asked = rows.filter((r) => !this.#spares.has(r.seq));
+      const finished = asked.length > 0 ? await this.#finishedInLog(asked.map((r) => r.delivery_id)) : [];
+      if (finished === null) return;
+      const done = new Set(finished);
+      // Rows may have changed while D1 answered (a webhook deleted, a spare taken over): only rows as they were count.
+      const still = this.#sql
+        .exec<{ seq: number; delivery_id: string; order_key: string }>(
+          "SELECT seq, delivery_id, order_key FROM queue WHERE seq IN (SELECT value FROM json_each(?))",
+          JSON.stringify(asked.filter((r) => done.has(r.delivery_id)).map((r) => r.seq)),
+        )
+        .toArray()
+        .filter((r) => asked.some((a) => a.seq === r.seq && a.delivery_id === r.delivery_id));
+      this.#dropDone(still.map((r) => r.seq));
+      for (const key of new Set(still.map((r) => r.order_key))) this.#rehead(key);
+      if (page.length < SETTLE_PAGE || asked.some((r) => r.seq !== top && !done.has(r.delivery_id))) return;
+      after = page[page.length - 1].seq;
+    }
   }
 
   #config(): QueueConfig | null {
@@ -686,7 +761,7 @@ export class WebhookQueue extends DurableObject<Env> {
         )
         .toArray();
       if (expired.length === 0) return;
-      // Deleted (the highest kept as the placeholder, which the next page's look skips) and logged in one commit.
+      // Settled as spares (which the next page's look skips) and logged in one commit.
       this.#dropDone(expired.map((r) => r.seq));
       for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
       this.#log(
@@ -843,7 +918,7 @@ export class WebhookQueue extends DurableObject<Env> {
       case "delivered":
         // The happy path writes nothing here: the rows stay, marked sent, until their log is in D1 (#flushLog).
         for (const seq of seqs) this.#sentSeqs.add(seq);
-        this.#sent.push({ seqs, statements, size: statementsSize(statements) });
+        this.#sent.push({ seqs, ids: unit.rows.map((r) => r.delivery_id), statements, size: statementsSize(statements) });
         for (const key of keys) this.#rehead(key);
         return;
       case "give-up":
@@ -959,23 +1034,28 @@ export class WebhookQueue extends DurableObject<Env> {
   }
 
   /**
-   * Deletes done rows — sent ones whose log is safe (in D1, or in the outbox), given up or expired ones whose log is
-   * written in the same commit — and stops excluding them, except the highest row, which stays as the placeholder.
-   * The one way rows leave the queue (but a deleted webhook's); answers the deleted rows' delivery ids.
+   * Settles done rows — sent ones whose log is safe (in D1, or in the outbox), given up or expired ones whose log is
+   * written in the same commit — as spares for the next inserts to take over (see SCHEMA). A done row above a row
+   * still to be sent is deleted instead (but the highest, which holds the numbering), and so are the lowest spares
+   * past MAX_SPARES. The one way rows leave the queue, but a deleted webhook's.
    */
-  #dropDone(seqs: number[]): string[] {
+  #dropDone(seqs: number[]): void {
+    for (const seq of seqs) {
+      this.#spares.add(seq);
+      this.#sentSeqs.add(seq);
+    }
     const top = this.#topSeq();
-    const ids = this.#sql
-      .exec<{ delivery_id: string }>(
-        "DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?)) AND seq IS NOT ? RETURNING delivery_id",
-        JSON.stringify(seqs),
-        top,
-      )
-      .toArray()
-      .map((r) => r.delivery_id);
-    for (const seq of seqs) if (seq !== top) this.#sentSeqs.delete(seq);
-    if (top !== null && seqs.includes(top)) this.#keepAsPlaceholder(top);
-    return ids;
+    const head = this.#lineHead()?.seq ?? Number.POSITIVE_INFINITY;
+    const kept = [...this.#spares].filter((s) => s < head || s === top).sort((a, b) => a - b);
+    const gone = [...this.#spares].filter((s) => s > head && s !== top);
+    const excess = kept.length - MAX_SPARES;
+    if (excess > 0) gone.push(...kept.filter((s) => s !== top).slice(0, excess));
+    if (gone.length === 0) return;
+    this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(gone));
+    for (const s of gone) {
+      this.#spares.delete(s);
+      this.#sentSeqs.delete(s);
+    }
   }
 
   #flushing: Promise<void> | null = null;
@@ -1011,7 +1091,8 @@ export class WebhookQueue extends DurableObject<Env> {
       // Sends that finished during the write were appended behind these; only what was written goes.
       this.#sent.splice(0, n);
       const now = Date.now();
-      for (const id of this.#dropDone(taken.flatMap((e) => e.seqs))) this.#finished.set(id, now);
+      this.#dropDone(taken.flatMap((e) => e.seqs));
+      for (const id of taken.flatMap((e) => e.ids)) this.#finished.set(id, now);
       for (const [id, at] of this.#finished) {
         if (at > now - 60_000) break;
         this.#finished.delete(id);
