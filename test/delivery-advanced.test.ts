@@ -304,6 +304,20 @@ describe("batching", () => {
     expect(next.headers["webhook-id"]).not.toBe(first.headers["webhook-id"]);
   });
 
+  test("a row of a failed batch that expires while the batch waits is not sent with its retry, and stays expired", async () => {
+    const h = await hook({ batch: { max_size: 3, max_wait_ms: 0 }, ttl_s: 3600 }, { answers: [{ status: 500 }] });
+    const events = [];
+    for (let i = 1; i <= 3; i++) events.push(await h.send(run("exe_A", i)));
+    await runDurableObjectAlarm(h.stub);
+    expect(await h.r.received()).toHaveLength(1);
+    await sql(h, "UPDATE queue SET expires_at = 1 WHERE seq = (SELECT max(seq) FROM queue)");
+    await runDue(h);
+    const [, retry] = await h.r.received();
+    expect(JSON.parse(retry.body).data.events.map((e: any) => e.data.n)).toEqual([1, 2]);
+    expect(await deliveryOf(h, events[2].id)).toMatchObject({ status: "expired" });
+    expect(await deliveryOf(h, events[0].id)).toMatchObject({ status: "delivered" });
+  });
+
   test("a full batch of 100 is formed, retried and settled (every statement within SQLite's bound-parameter limit)", async () => {
     const h = await hook({ batch: { max_size: 100, max_wait_ms: 0 } }, { answers: [{ status: 500 }] });
     const events = Array.from({ length: 100 }, (_, i) => ({ type: "workflow.completed", account_id: h.accountId, data: run("exe_A", i) }));
@@ -693,15 +707,21 @@ describe("numbering without a counter: spares", () => {
     expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [1, 3, 5] });
   });
 
-  test("at most MAX_SPARES done rows are kept after a backlog drains; the rest are deleted, the lowest first", async () => {
+  test("at most MAX_SPARES (200) done rows are kept after a backlog drains; the rest are deleted, the lowest first", async () => {
     const h = await hook();
-    for (let i = 1; i <= 60; i++) await h.send(run("exe_A", i));
+    await h.send();
+    const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
+    const items = Array.from({ length: 219 }, (_, i): QueueItem => {
+      const id = `evt_drain_${String(i).padStart(3, "0")}`;
+      return { delivery_id: `dlv_${id}`, event_id: id, event_type: "workflow.completed", payload: `{"id":"${id}"}`, created_at: Date.now(), fresh: true };
+    });
+    await h.stub.enqueue(cfg, items);
     await runDue(h);
-    expect(await h.r.received()).toHaveLength(60);
+    expect(await h.r.received()).toHaveLength(220);
     const { spares, queued } = await h.stub.status();
     expect(queued).toBe(0);
-    expect(spares).toEqual(Array.from({ length: 50 }, (_, i) => 11 + i));
-    expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 50 }]);
+    expect(spares).toEqual(Array.from({ length: 200 }, (_, i) => 21 + i));
+    expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 200 }]);
   });
 
   test("a redelivery under an old number below spares deletes the spares above it, so a wake-up still finds them all", async () => {

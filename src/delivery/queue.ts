@@ -94,8 +94,13 @@ export const REQUEST_BODY_LOG_BYTES = 256 * 1024;
 /** D1 log batches and outbox rows are cut to about this many characters: a DO SQLite row stops at 2 MB. */
 const LOG_CHUNK_CHARS = 1_000_000;
 
-/** Done rows kept for reuse (see SCHEMA) at most; more are deleted, the lowest first. */
-const MAX_SPARES = 50;
+/**
+ * Done rows kept for reuse (see SCHEMA) at most; more are deleted, the lowest first. Enough for a batch ingest of
+ * 100 events, two at a time, to take over rows instead of inserting them.
+ */
+const MAX_SPARES = 200;
+/** Rows still to be sent: above #floor (see #unsentArgs), and neither sent nor a spare. */
+const UNSENT = "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))";
 /** Rows settled against D1 per question after a wake-up (with the highest row, one bound list). */
 const SETTLE_PAGE = IN_LIST_MAX - 1;
 
@@ -220,6 +225,10 @@ export class WebhookQueue extends DurableObject<Env> {
    */
   #unsureTop: number | null = null;
   #settling: Promise<void> | null = null;
+  /** The highest sequence in the table, or null when it is empty (kept here: rows are only added above it, or all deleted). */
+  #top: number | null = null;
+  /** Every row at or below this sequence is sent or a spare: statements looking for rows to send start above it. */
+  #floor = Number.MIN_SAFE_INTEGER;
   /** Delivery ids whose rows left the queue in the last minute, with when: see enqueue(). */
   #finished = new Map<string, number>();
   #running: Promise<void> | null = null;
@@ -235,6 +244,7 @@ export class WebhookQueue extends DurableObject<Env> {
       recomputeHeads(this.#sql);
       this.#outboxCount = this.#sql.exec<{ n: number }>("SELECT count(*) AS n FROM outbox").one().n;
       const top = this.#sql.exec<{ seq: number; delivery_id: string }>("SELECT seq, delivery_id FROM queue ORDER BY seq DESC LIMIT 1").toArray()[0];
+      this.#top = top?.seq ?? null;
       // An upgrade's placeholder has no delivery, so it is done; everything else is settled against D1 by the first run.
       if (top?.delivery_id === "") this.#dropDone([top.seq]);
       if (top) this.#unsureTop = top.seq;
@@ -255,6 +265,8 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#sentSeqs.clear();
       this.#spares.clear();
       this.#unsureTop = null;
+      this.#top = null;
+      this.#floor = Number.MIN_SAFE_INTEGER;
       await this.#arm({ force: true, clear: true });
       return;
     }
@@ -327,7 +339,8 @@ export class WebhookQueue extends DurableObject<Env> {
             existing.seq,
           )
           .one();
-        this.#dropSparesAbove(existing.seq);
+        if (existing.seq <= this.#floor) this.#floor = existing.seq - 1;
+        this.#keepSparesLow();
         this.#rehead(order_key);
       } else if (existing) {
         this.#sql.exec("UPDATE queue SET next_at = ? WHERE seq = ?", now, existing.seq);
@@ -558,25 +571,39 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#spares.delete(spare);
       this.#sentSeqs.delete(spare);
     }
-    this.#dropSparesAbove(seq);
+    if (top === null || seq > top) this.#top = seq;
+    if (seq <= this.#floor) this.#floor = seq - 1;
+    this.#keepSparesLow();
     this.#rehead(order_key);
   }
 
   /** The highest sequence in the table (a spare's, when the queue is done), or null when it is empty. */
   #topSeq(): number | null {
-    return this.#sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s;
+    return this.#top;
   }
 
-  /** Deletes the spares above a row still to be sent (but the highest row): spares must lie below every such row. */
-  #dropSparesAbove(seq: number): void {
+  /**
+   * Deletes the spares above the lowest row still to be sent, but the highest row, and the lowest spares past
+   * MAX_SPARES: spares must lie below every row still to be sent (see SCHEMA). Then moves #floor up to just below
+   * that row.
+   */
+  #keepSparesLow(): void {
     const top = this.#topSeq();
-    const above = [...this.#spares].filter((s) => s > seq && s !== top);
-    if (above.length === 0) return;
-    this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(above));
-    for (const s of above) {
-      this.#spares.delete(s);
-      this.#sentSeqs.delete(s);
+    const head = this.#lineHead()?.seq ?? null;
+    const below = (s: number) => head === null || s < head;
+    const kept = [...this.#spares].filter((s) => below(s) || s === top).sort((a, b) => a - b);
+    const gone = [...this.#spares].filter((s) => !below(s) && s !== top);
+    const excess = kept.length - MAX_SPARES;
+    if (excess > 0) gone.push(...kept.filter((s) => s !== top).slice(0, excess));
+    if (gone.length > 0) {
+      this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(gone));
+      for (const s of gone) {
+        this.#spares.delete(s);
+        this.#sentSeqs.delete(s);
+      }
     }
+    const floor = head === null ? (top ?? Number.MIN_SAFE_INTEGER) : head - 1;
+    if (floor > this.#floor) this.#floor = floor;
   }
 
   /**
@@ -677,14 +704,25 @@ export class WebhookQueue extends DurableObject<Env> {
     return finished;
   }
 
-  /** The sequence numbers sent and awaiting their log, as a JSON array for `seq NOT IN (SELECT value FROM json_each(?))`. */
+  /** The sequence numbers sent and awaiting their log, and the spares, as a JSON array (for re-keying). */
   #sentJson(): string {
     return JSON.stringify([...this.#sentSeqs]);
   }
 
+  /**
+   * The arguments of UNSENT: rows at or below #floor are all sent or spares, so only the sent rows and spares above
+   * it need listing — a page at most, not every spare, in every statement that looks for rows to send.
+   */
+  #unsentArgs(): [number, string] {
+    const floor = this.#floor;
+    const above: number[] = [];
+    for (const s of this.#sentSeqs) if (s > floor) above.push(s);
+    return [floor, JSON.stringify(above)];
+  }
+
   /** The lowest unsent row: the head of a strict or batched line (read in sequence order; no index needed). */
   #lineHead(): Row | undefined {
-    return this.#sql.exec<Row>("SELECT * FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT 1", this.#sentJson()).toArray()[0];
+    return this.#sql.exec<Row>(`SELECT * FROM queue WHERE ${UNSENT} ORDER BY seq LIMIT 1`, ...this.#unsentArgs()).toArray()[0];
   }
 
   /** The sendable units, oldest first: expired rows are settled on the way. */
@@ -699,10 +737,10 @@ export class WebhookQueue extends DurableObject<Env> {
         : this.#sql
             // INDEXED BY: without statistics SQLite may walk the rowid order instead, reading every row behind the heads.
             .exec<Row>(
-              `SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND seq NOT IN (SELECT value FROM json_each(?))
+              `SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND ${UNSENT}
                ORDER BY next_at, seq LIMIT ?`,
               now,
-              this.#sentJson(),
+              ...this.#unsentArgs(),
               MAX_CONCURRENCY,
             )
             .toArray();
@@ -715,7 +753,10 @@ export class WebhookQueue extends DurableObject<Env> {
     const head = this.#lineHead();
     if (!head || head.next_at > now) return [];
     if (head.batch_id) {
-      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE batch_id = ? ORDER BY seq LIMIT ?", head.batch_id, max_size).toArray();
+      // Not its spares: a row of the batch that expired while it waited for a retry is done, and keeps the batch id.
+      const rows = this.#sql
+        .exec<Row>(`SELECT * FROM queue WHERE batch_id = ? AND ${UNSENT} ORDER BY seq LIMIT ?`, head.batch_id, ...this.#unsentArgs(), max_size)
+        .toArray();
       return [{ rows, batchId: head.batch_id }];
     }
     const open = this.#openBatchRows(max_size);
@@ -726,10 +767,10 @@ export class WebhookQueue extends DurableObject<Env> {
     const rows = this.#sql
       .exec<Row>(
         `UPDATE queue SET batch_id = ? WHERE seq IN
-           (SELECT seq FROM queue WHERE batch_id IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?)
+           (SELECT seq FROM queue WHERE batch_id IS NULL AND ${UNSENT} ORDER BY seq LIMIT ?)
          RETURNING *`,
         batchId,
-        this.#sentJson(),
+        ...this.#unsentArgs(),
         max_size,
       )
       .toArray()
@@ -740,11 +781,7 @@ export class WebhookQueue extends DurableObject<Env> {
   /** How many unsent rows wait outside any batch, counted up to `max`. */
   #openBatchRows(max: number): number {
     return this.#sql
-      .exec<{ n: number }>(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE batch_id IS NULL AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?)",
-        this.#sentJson(),
-        max,
-      )
+      .exec<{ n: number }>(`SELECT count(*) AS n FROM (SELECT 1 FROM queue WHERE batch_id IS NULL AND ${UNSENT} LIMIT ?)`, ...this.#unsentArgs(), max)
       .one().n;
   }
 
@@ -754,9 +791,9 @@ export class WebhookQueue extends DurableObject<Env> {
     for (;;) {
       const expired = this.#sql
         .exec<{ seq: number; delivery_id: string; order_key: string }>(
-          "SELECT seq, delivery_id, order_key FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND seq NOT IN (SELECT value FROM json_each(?)) LIMIT ?",
+          `SELECT seq, delivery_id, order_key FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${UNSENT} LIMIT ?`,
           now,
-          this.#sentJson(),
+          ...this.#unsentArgs(),
           PAGE,
         )
         .toArray();
@@ -778,11 +815,7 @@ export class WebhookQueue extends DurableObject<Env> {
   #rehead(key: string): void {
     if (key === "") return;
     const min = this.#sql
-      .exec<{ s: number | null }>(
-        "SELECT min(seq) AS s FROM queue WHERE order_key = ? AND order_key <> '' AND seq NOT IN (SELECT value FROM json_each(?))",
-        key,
-        this.#sentJson(),
-      )
+      .exec<{ s: number | null }>(`SELECT min(seq) AS s FROM queue WHERE order_key = ? AND order_key <> '' AND ${UNSENT}`, key, ...this.#unsentArgs())
       .one().s;
     this.#sql.exec("UPDATE queue SET head = 0 WHERE order_key = ? AND order_key <> '' AND head = 1 AND seq IS NOT ?", key, min);
     if (min !== null) this.#sql.exec("UPDATE queue SET head = 1 WHERE seq = ? AND head = 0", min);
@@ -955,15 +988,12 @@ export class WebhookQueue extends DurableObject<Env> {
     const consider = (t: number | null | undefined) => {
       if (t !== null && t !== undefined && (next === null || t < next)) next = t;
     };
-    const sent = this.#sentJson();
+    const unsent = this.#unsentArgs();
     if (cfg?.active && !cfg.deleted) {
       let due: number | null | undefined;
       if (cfg.ordering !== "strict" && !cfg.batch) {
         due = this.#sql
-          .exec<{ t: number | null }>(
-            "SELECT min(next_at) AS t FROM queue INDEXED BY queue_ready WHERE head = 1 AND seq NOT IN (SELECT value FROM json_each(?))",
-            sent,
-          )
+          .exec<{ t: number | null }>(`SELECT min(next_at) AS t FROM queue INDEXED BY queue_ready WHERE head = 1 AND ${UNSENT}`, ...unsent)
           .one().t;
       } else {
         const head = this.#lineHead();
@@ -983,14 +1013,7 @@ export class WebhookQueue extends DurableObject<Env> {
     }
     if (cfg && !cfg.deleted) {
       // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is disabled).
-      consider(
-        this.#sql
-          .exec<{ t: number | null }>(
-            "SELECT min(expires_at) AS t FROM queue WHERE expires_at IS NOT NULL AND seq NOT IN (SELECT value FROM json_each(?))",
-            sent,
-          )
-          .one().t,
-      );
+      consider(this.#sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM queue WHERE expires_at IS NOT NULL AND ${UNSENT}`, ...unsent).one().t);
     }
     return next;
   }
@@ -1044,18 +1067,7 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#spares.add(seq);
       this.#sentSeqs.add(seq);
     }
-    const top = this.#topSeq();
-    const head = this.#lineHead()?.seq ?? Number.POSITIVE_INFINITY;
-    const kept = [...this.#spares].filter((s) => s < head || s === top).sort((a, b) => a - b);
-    const gone = [...this.#spares].filter((s) => s > head && s !== top);
-    const excess = kept.length - MAX_SPARES;
-    if (excess > 0) gone.push(...kept.filter((s) => s !== top).slice(0, excess));
-    if (gone.length === 0) return;
-    this.#sql.exec("DELETE FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(gone));
-    for (const s of gone) {
-      this.#spares.delete(s);
-      this.#sentSeqs.delete(s);
-    }
+    this.#keepSparesLow();
   }
 
   #flushing: Promise<void> | null = null;
