@@ -572,8 +572,11 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#sentSeqs.delete(spare);
     }
     if (top === null || seq > top) this.#top = seq;
-    if (seq <= this.#floor) this.#floor = seq - 1;
-    this.#keepSparesLow();
+    else {
+      // Under an old number (a redelivery): spares above it must go.
+      if (seq <= this.#floor) this.#floor = seq - 1;
+      this.#keepSparesLow();
+    }
     this.#rehead(order_key);
   }
 
