@@ -81,10 +81,11 @@ function eventProblem(input: EventInput): IngestResult | null {
 }
 
 /**
- * Validate → store → match → hand off. Each event is stored with its deliveries in one D1 batch (a transaction),
- * then handed to each matching webhook's queue; the answer comes only when every hand-off is durable. If a
- * hand-off fails the event is already stored: the platform's retry with the same id finds it, re-hands its
- * pending deliveries to their queues (which ignore what they already hold), and answers 200 — nothing is lost.
+ * Validate → store → match → hand off. Each event is stored with its deliveries in one D1 batch (a transaction;
+ * the events of a batch ingest share batches, see storeEvents), then handed to each matching webhook's queue; the
+ * answer comes only when every hand-off is durable. If a hand-off fails the event is already stored: the
+ * platform's retry with the same id finds it, re-hands its pending deliveries to their queues (which ignore what
+ * they already hold), and answers 200 — nothing is lost.
  */
 export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): Promise<IngestResult[]> {
   const results: IngestResult[] = new Array(inputs.length);
@@ -133,6 +134,7 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
   // (its hand-off may still fail).
   const firstInThisCall = new Map<string, number>();
   const repeats: [index: number, first: number][] = [];
+  const toStore: ToStore[] = [];
 
   for (const { index, input, id } of accepted) {
     const accountId = input.account_id ?? null;
@@ -183,16 +185,15 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
         ).bind(item.delivery_id, webhook.id, webhook.account_id, id, event.type, now, now, now),
       ),
     ];
-    try {
-      await env.DB.batch(statements);
-    } catch (err) {
-      if (/UNIQUE constraint failed: events\.id/.test(String(err))) {
-        // A concurrent request stored the same id first: answer as a repeat.
-        const row = await env.DB.prepare("SELECT * FROM events WHERE id = ?").bind(id).first<EventRow>();
-        results[index] = { status: 200, body: { id, deliveries: row?.deliveries ?? 0 } };
-        continue;
-      }
-      throw err;
+    toStore.push({ index, id, items, statements });
+  }
+
+  for (const { index, id, items, stored } of await storeEvents(env, toStore)) {
+    if (!stored) {
+      // A concurrent request stored the same id first: answer as a repeat.
+      const row = await env.DB.prepare("SELECT * FROM events WHERE id = ?").bind(id).first<EventRow>();
+      results[index] = { status: 200, body: { id, deliveries: row?.deliveries ?? 0 } };
+      continue;
     }
     results[index] = { status: 202, body: { id, deliveries: items.length } };
     for (const { webhook, item } of items) addHandoff(webhook, item, index);
@@ -218,6 +219,57 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
     results[index] = "error" in r ? r : { status: 200, body: r.body };
   }
   return results;
+}
+
+/** One new event and its deliveries, as the D1 statements that store them. */
+interface ToStore {
+  index: number;
+  id: string;
+  items: { webhook: WebhookRow; item: QueueItem }[];
+  statements: D1PreparedStatement[];
+}
+
+/** Statements per D1 batch when events are stored together (whole events only, one at least). */
+const STORE_BATCH_STATEMENTS = 200;
+
+/**
+ * Stores new events with their deliveries: as many whole events per D1 batch (a transaction) as fit in
+ * STORE_BATCH_STATEMENTS, so a batch ingest of 100 events is one round trip instead of 100. A batch refused because
+ * one of its events was stored meanwhile by a concurrent request (the same id) is stored again event by event, so
+ * that only that event is answered as a repeat (`stored: false`). Any other failure is thrown, as before.
+ */
+async function storeEvents(env: Env, events: ToStore[]): Promise<(ToStore & { stored: boolean })[]> {
+  const out: (ToStore & { stored: boolean })[] = [];
+  const repeat = (err: unknown) => /UNIQUE constraint failed: events\.id/.test(String(err));
+  for (let i = 0; i < events.length; ) {
+    const group = [events[i++]];
+    let size = group[0].statements.length;
+    while (i < events.length && size + events[i].statements.length <= STORE_BATCH_STATEMENTS) {
+      size += events[i].statements.length;
+      group.push(events[i++]);
+    }
+    try {
+      await env.DB.batch(group.flatMap((e) => e.statements));
+      for (const e of group) out.push({ ...e, stored: true });
+      continue;
+    } catch (err) {
+      if (group.length === 1 || !repeat(err)) {
+        if (!repeat(err)) throw err;
+        out.push({ ...group[0], stored: false });
+        continue;
+      }
+    }
+    for (const e of group) {
+      try {
+        await env.DB.batch(e.statements);
+        out.push({ ...e, stored: true });
+      } catch (err) {
+        if (!repeat(err)) throw err;
+        out.push({ ...e, stored: false });
+      }
+    }
+  }
+  return out;
 }
 
 /**

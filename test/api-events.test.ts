@@ -1,6 +1,7 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
+import { type EventInput, ingest } from "../src/ingest";
 import { call, completed, expectJson, expectProblem, newAccount, receiver, sendEvent } from "./support/api";
 import { SPEC_EVENT_TYPES } from "./support/spec-types";
 
@@ -386,6 +387,51 @@ describe("batch", () => {
       { id: `old-${tag}`, deliveries: 2 },
     ]);
     expect(await counts()).toEqual({ ...before, events: before.events + 1, deliveries: before.deliveries + 2 });
+  });
+
+  test("a batch's events are stored together, one D1 batch per 200 statements; one stored meanwhile by another request is a repeat", async () => {
+    const { accountId, key } = await newAccount();
+    await createWebhook(key, { events: ["*"] });
+    const tag = crypto.randomUUID();
+    const inputs = Array.from({ length: 50 }, (_, n) => event(accountId, n, { id: `together-${n}-${tag}` })) as EventInput[];
+    // Another request stores event 7 between this one's repeat check and its write.
+    const stores: number[] = [];
+    const db = new Proxy(env.DB, {
+      get: (t, k) =>
+        k === "batch"
+          ? async (statements: D1PreparedStatement[]) => {
+              const events = statements.length;
+              const storing = statements.some((s) => JSON.stringify(s).includes("INSERT INTO events"));
+              if (storing && stores.length === 0) {
+                await t
+                  .prepare(
+                    "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', ?, '{}', 0, ?)",
+                  )
+                  .bind(`together-7-${tag}`, accountId, new Date().toISOString(), Date.now())
+                  .run();
+              }
+              if (storing) stores.push(events);
+              return t.batch(statements);
+            }
+          : Reflect.get(t, k),
+    });
+    const results = await ingest({ ...env, DB: db }, inputs);
+    expect(results.map((r) => r.status)).toEqual(inputs.map((_, n) => (n === 7 ? 200 : 202)));
+    expect(results[7]).toEqual({ status: 200, body: { id: `together-7-${tag}`, deliveries: 0 } });
+    // Fifty events of two statements each: one batch of 100 (refused: event 7 is there), then event by event.
+    expect(stores[0]).toBe(100);
+    expect(stores.slice(1)).toEqual(Array(50).fill(2));
+    const stored = await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id LIKE ?").bind(`together-%-${tag}`).first<{ n: number }>();
+    expect(stored?.n).toBe(49);
+    // Without the interference, the same fifty (new ids) go in one batch.
+    stores.length = 0;
+    stores.push(-1);
+    const again = await ingest(
+      { ...env, DB: db },
+      inputs.map((e) => ({ ...e, id: `${e.id}-b` })),
+    );
+    expect(again.every((r) => r.status === 202)).toBe(true);
+    expect(stores.slice(1)).toEqual([100]);
   });
 
   test.each([
