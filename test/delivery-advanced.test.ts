@@ -724,6 +724,30 @@ describe("numbering without a counter: spares", () => {
     expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 200 }]);
   });
 
+  test("with 200 spares below the line, a statement looking for rows to send starts above them instead of reading them", async () => {
+    const h = await hook();
+    await h.send();
+    const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
+    const item = (i: number): QueueItem => {
+      const id = `evt_floor_${String(i).padStart(3, "0")}`;
+      return { delivery_id: `dlv_${id}`, event_id: id, event_type: "workflow.completed", payload: `{"id":"${id}"}`, created_at: Date.now(), fresh: true };
+    };
+    await h.stub.enqueue(
+      cfg,
+      Array.from({ length: 219 }, (_, i) => item(i)),
+    );
+    await runDue(h);
+    expect((await h.stub.status()).spares).toHaveLength(200);
+    const queries = await traced(h, async (q) => {
+      await q.enqueue(cfg, [item(999)]);
+      await q.alarm();
+    });
+    expect(await h.r.received()).toHaveLength(221);
+    const looking = queries.filter((q) => q.query.startsWith("SELECT * FROM queue WHERE seq > ?"));
+    expect(looking.length).toBeGreaterThan(0);
+    for (const q of looking) expect(q.read, q.query).toBeLessThan(20);
+  });
+
   test("a redelivery under an old number below spares deletes the spares above it, so a wake-up still finds them all", async () => {
     const h = await hook();
     const ev = await h.send(run("exe_A", 1));
