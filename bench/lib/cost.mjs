@@ -198,6 +198,12 @@ export async function measureCost({ rcv, sizes, log, concurrency, config }) {
             ),
           ),
       },
+      steady: {
+        webhooks: 1,
+        warm: true,
+        what: `single ingest, ${concurrency} concurrent clients, counted after as many events again have warmed the webhook up (its queue has its spares)`,
+        run: (a, n, round = "") => pool(n, concurrency, (i) => send(a.accountId, `csteady${round}-${i}`)),
+      },
       fanout10: {
         webhooks: 10,
         what: "single ingest, 4 concurrent clients, 10 matching webhooks",
@@ -210,6 +216,12 @@ export async function measureCost({ rcv, sizes, log, concurrency, config }) {
       const prefix = `c-${name}`;
       const a = await accountWithWebhooks(inst.url, { name: `cost ${name}`, count: s.webhooks, receiverUrl: rcv.url, tag: prefix });
       const ids = a.webhooks.map((w) => w.id);
+      if (s.warm) {
+        await s.run(a, n, "-warm");
+        await rcv.waitFor(() => rcv.countMany(prefix), n * s.webhooks, 120_000);
+        await settled(ids);
+        await rcv.takeMany(prefix);
+      }
       const before = await settled(ids);
       await s.run(a, n);
       const complete = await rcv.waitFor(() => rcv.countMany(prefix), n * s.webhooks, 120_000);
@@ -228,7 +240,7 @@ export async function measureCost({ rcv, sizes, log, concurrency, config }) {
     const detail = (key) => single.map((s) => `${Object.keys(out.scenarios).find((k) => out.scenarios[k] === s)} ${s.per_delivery[key]}`).join(", ");
     out.happy_path = {
       rows_written: worst("rows_written"),
-      rows_written_detail: `worst of single-ingest scenarios: ${detail("rows_written")}; batch ${out.scenarios.batch?.per_delivery.rows_written}`,
+      rows_written_detail: `worst of single-ingest scenarios: ${detail("rows_written")}; batch ${out.scenarios.batch?.per_delivery.rows_written}; steady (warm webhook) ${out.scenarios.steady?.per_delivery.rows_written}`,
       do_requests: worst("do_requests"),
       do_requests_detail: `worst of single-ingest scenarios: ${detail("do_requests")}; batch ${out.scenarios.batch?.per_delivery.do_requests}`,
     };
