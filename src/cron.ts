@@ -1,7 +1,7 @@
 import { config, type Env } from "./config";
 import { queueOf } from "./delivery/queue-stub";
 import { idAtTime } from "./ids";
-import { type EventRow, itemFor } from "./ingest";
+import { type EventRow, itemFor, unfinishedHandoffs } from "./ingest";
 import type { WebhookRow } from "./webhooks/store";
 import { toQueueConfig } from "./webhooks/store";
 
@@ -25,7 +25,59 @@ export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purg
   } catch (err) {
     console.error("log purge failed", err instanceof Error ? err.message : String(err));
   }
-  return { purged, swept: await sweep(env, now) };
+  let found = 0;
+  try {
+    found = await sweepHandoffs(env, now);
+  } catch (err) {
+    console.error("sweep of lost hand-offs failed", err instanceof Error ? err.message : String(err));
+  }
+  return { purged, swept: found + (await sweep(env, now)) };
+}
+
+/** Events read per run by the sweep of lost hand-offs (it goes on from where it stopped). */
+const HANDOFF_EVENTS = 1000;
+
+/**
+ * A delivery reaches D1 from its queue (at its outcome, or pending once it waits), so one whose hand-off never
+ * reached the queue — ingest stopped between storing the event and the queue's answer — has no row at all. Each run
+ * reads the events stored since the last one (up to SWEEP_AFTER_MS ago), and hands every delivery they list that D1
+ * has no row for to its queue again (which ignores one it holds). Where it got to is one row in cron_state.
+ */
+async function sweepHandoffs(env: Env, now: number): Promise<number> {
+  const until = now - SWEEP_AFTER_MS;
+  const mark = await env.DB.prepare("SELECT value FROM cron_state WHERE key = 'handoffs'").first<{ value: number }>();
+  const since = mark?.value ?? until - 3_600_000;
+  if (since >= until) return 0;
+  const events = (
+    await env.DB.prepare(
+      `SELECT * FROM events WHERE (account_id IN (SELECT id FROM accounts) OR account_id IS NULL) AND created_at >= ? AND created_at < ?
+         AND handoffs IS NOT NULL AND deliveries > 0 ORDER BY created_at LIMIT ?`,
+    )
+      .bind(since, until, HANDOFF_EVENTS)
+      .all<EventRow>()
+  ).results;
+  const lost = await unfinishedHandoffs(env, events, true);
+  const byWebhook = new Map<string, { webhook: WebhookRow; items: ReturnType<typeof itemFor>[] }>();
+  for (const { event, webhook, deliveryId } of lost) {
+    let entry = byWebhook.get(webhook.id);
+    if (!entry) byWebhook.set(webhook.id, (entry = { webhook, items: [] }));
+    entry.items.push(itemFor(event, webhook, deliveryId));
+  }
+  let failed = false;
+  for (const { webhook, items } of byWebhook.values()) {
+    try {
+      await queueOf(env, webhook.id).enqueue(toQueueConfig(webhook), items);
+    } catch (err) {
+      failed = true;
+      console.error("re-hand-off of a lost hand-off failed", webhook.id, err instanceof Error ? err.message : String(err));
+    }
+  }
+  // Where a re-hand-off failed, the same events are read again next time.
+  if (failed) return lost.length;
+  // A full page stops at its last event's millisecond (read again next time: a re-hand-off changes nothing).
+  const next = events.length < HANDOFF_EVENTS ? until : events[events.length - 1].created_at;
+  await env.DB.prepare("INSERT INTO cron_state (key, value) VALUES ('handoffs', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").bind(next).run();
+  return lost.length;
 }
 
 async function purge(env: Env, now: number): Promise<number> {

@@ -1,10 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import type { Env } from "./config";
+import { type LoggedDelivery, pendingStatement } from "./delivery/log";
 import type { QueueItem } from "./delivery/queue";
 import { queueOf } from "./delivery/queue-stub";
 import { isEventType, validateEventData } from "./events/catalog";
 import { type FieldError, type Problem, problemBody } from "./http/problem";
 import { idAtTime, newId } from "./ids";
+import { inLists } from "./sql";
 import { matchesFilter } from "./webhooks/filter";
 import { matchesEventType, TEST_EVENT_TYPE } from "./webhooks/match";
 import { redact } from "./webhooks/paths";
@@ -43,6 +45,8 @@ export interface EventRow {
   data: string;
   deliveries: number;
   created_at: number;
+  /** What ingest handed off, as JSON [[webhook_id, delivery_id], …]; null for events stored before it was kept. */
+  handoffs?: string | null;
 }
 
 /** The payload every receiver gets (SPEC "base webhook structure"). */
@@ -169,8 +173,10 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
         fresh: true,
       } satisfies QueueItem,
     }));
+    // The deliveries' own rows are written by their queues (at the outcome, or pending as soon as one waits); the
+    // event lists what it handed off, so that a hand-off that never arrives can be found (a repeat, the sweeper).
     const statements = [
-      env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)").bind(
+      env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").bind(
         id,
         accountId,
         event.type,
@@ -178,11 +184,7 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
         JSON.stringify(event.data),
         items.length,
         now,
-      ),
-      ...items.map(({ webhook, item }) =>
-        env.DB.prepare(
-          "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-        ).bind(item.delivery_id, webhook.id, webhook.account_id, id, event.type, now, now, now),
+        JSON.stringify(items.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
       ),
     ];
     toStore.push({ index, id, items, statements });
@@ -205,6 +207,17 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
         await queueOf(env, webhook.id).enqueue(toQueueConfig(webhook), items);
       } catch (err) {
         console.error("hand-off to webhook queue failed", webhook.id, err instanceof Error ? err.message : String(err));
+        // Written pending, so the cron sweeper re-hands them even if the platform never sends the event again.
+        try {
+          await env.DB.batch(
+            items.map((it) => {
+              const s = pendingStatement(webhook.id, webhook.account_id, loggedOfItem(it), it.created_at, Date.now());
+              return env.DB.prepare(s.sql).bind(...s.params);
+            }),
+          );
+        } catch (e) {
+          console.error("could not record the lost hand-off", webhook.id, e instanceof Error ? e.message : String(e));
+        }
         for (const i of indexes) {
           results[i] = {
             status: 503,
@@ -273,9 +286,10 @@ async function storeEvents(env: Env, events: ToStore[]): Promise<(ToStore & { st
 }
 
 /**
- * A repeated event: its still-pending deliveries go to their queues again (they deduplicate by delivery id). They
- * were made in the event's millisecond, so for each webhook of its account (of every account, for a broadcast) they
- * are within that millisecond's range of the key (webhook_id, id).
+ * A repeated event: the deliveries it handed off that D1 does not show finished go to their queues again (they
+ * deduplicate by delivery id, and one D1 has no row for may be a hand-off that never arrived). Events stored before
+ * the event listed its hand-offs: their pending deliveries were made in the event's millisecond, so for each webhook
+ * of its account (of every account, for a broadcast) they are within that millisecond's range of the key.
  */
 async function rehandPending(
   env: Env,
@@ -283,6 +297,10 @@ async function rehandPending(
   index: number,
   addHandoff: (webhook: WebhookRow, item: QueueItem, index: number) => void,
 ): Promise<void> {
+  if (event.handoffs) {
+    for (const { webhook, deliveryId } of await unfinishedHandoffs(env, [event])) addHandoff(webhook, itemFor(event, webhook, deliveryId), index);
+    return;
+  }
   const pending = await env.DB.prepare(
     `SELECT d.id AS delivery_id, w.* FROM webhooks w CROSS JOIN deliveries d ON d.webhook_id = w.id
      WHERE ${event.account_id === null ? "" : "w.account_id = ? AND "}w.deleted_at IS NULL
@@ -294,6 +312,42 @@ async function rehandPending(
     const { delivery_id, ...webhook } = row;
     addHandoff(webhook as WebhookRow, itemFor(event, webhook as WebhookRow, delivery_id), index);
   }
+}
+
+/**
+ * The hand-offs of these events (listed in their rows) whose delivery D1 does not show finished — pending, or with no
+ * row at all (only those, with `missingOnly`) — to webhooks not deleted since.
+ */
+export async function unfinishedHandoffs(
+  env: Env,
+  events: EventRow[],
+  missingOnly = false,
+): Promise<{ event: EventRow; webhook: WebhookRow; deliveryId: string }[]> {
+  const pairs = events.flatMap((event) => (JSON.parse(event.handoffs ?? "[]") as [string, string][]).map(([w, d]) => ({ event, w, d })));
+  if (pairs.length === 0) return [];
+  const status = new Map<string, string>();
+  const webhooks = new Map<string, WebhookRow>();
+  for (const { items, marks } of inLists(pairs, 45)) {
+    const [done, hooks] = await env.DB.batch<Record<string, unknown>>([
+      env.DB.prepare(`SELECT webhook_id, id, status FROM deliveries WHERE (webhook_id, id) IN (VALUES ${items.map(() => "(?, ?)").join(",")})`).bind(
+        ...items.flatMap((p) => [p.w, p.d]),
+      ),
+      env.DB.prepare(`SELECT * FROM webhooks WHERE id IN (${marks}) AND deleted_at IS NULL`).bind(...items.map((p) => p.w)),
+    ]);
+    for (const r of done.results as { webhook_id: string; id: string; status: string }[]) status.set(`${r.webhook_id} ${r.id}`, r.status);
+    for (const w of hooks.results as unknown as WebhookRow[]) webhooks.set(w.id, w);
+  }
+  return pairs
+    .filter((p) => {
+      const st = status.get(`${p.w} ${p.d}`);
+      return webhooks.has(p.w) && (st === undefined || (st === "pending" && !missingOnly));
+    })
+    .map((p) => ({ event: p.event, webhook: webhooks.get(p.w)!, deliveryId: p.d }));
+}
+
+/** A queue item as the log needs it to create the delivery's row in D1. */
+function loggedOfItem(item: QueueItem): LoggedDelivery {
+  return { id: item.delivery_id, eventId: item.event_id, eventType: item.event_type, createdAt: item.created_at };
 }
 
 /** Rebuilds a queue item from the stored event (redelivery, replay, the sweeper). */

@@ -1,9 +1,11 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook as StandardWebhook } from "standardwebhooks";
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
+import { runMaintenance } from "../src/cron";
 import type { QueueItem, WebhookQueue } from "../src/delivery/queue";
 import { catalog } from "../src/events/catalog";
+import { newId } from "../src/ids";
 import { call, completed, expectJson } from "./support/api";
 import { deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
 
@@ -443,18 +445,9 @@ describe("ttl_s", () => {
       JSON.parse(s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'config'").one().value),
     );
     for (let i = 0; i < items.length; i += 400) await h.stub.enqueue(cfg, items.slice(i, i + 400));
-    const inserts = [];
-    for (let i = 0; i < items.length; i += 100) {
-      inserts.push(
-        env.DB.prepare(
-          `INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES ${items
-            .slice(i, i + 100)
-            .map((it) => `('${it.delivery_id}', '${h.wh.id}', '${h.accountId}', '${it.event_id}', 'workflow.completed', 'pending', ${old}, ${old}, ${old})`)
-            .join(",")}`,
-        ),
-      );
-    }
-    await env.DB.batch(inserts);
+    // The webhook is off, so the queue wrote them to D1 as pending at the hand-off.
+    const pending = (await env.DB.prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? GROUP BY status").bind(h.wh.id).all()).results;
+    expect(pending).toEqual([{ status: "pending", n: 1200 }]);
     expect(await runDurableObjectAlarm(h.stub)).toBe(true);
     const counts = (await env.DB.prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? GROUP BY status").bind(h.wh.id).all()).results;
     expect(counts).toEqual([{ status: "expired", n: 1200 }]);
@@ -763,5 +756,74 @@ describe("numbering without a counter: spares", () => {
     expect(await sql(h, "SELECT seq FROM queue ORDER BY seq")).toEqual([{ seq: 1 }, { seq: 5 }]);
     await runDurableObjectAlarm(h.stub);
     expect((await h.r.received()).at(-1)?.headers["x-broxiai-sequence"]).toBe("1");
+  });
+});
+
+describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => {
+  /** Runs the webhook's queue as production does (a hand-off that finds it idle sends at once), recording its D1 SQL. */
+  async function production(h: Hook): Promise<string[]> {
+    const statements: string[] = [];
+    await runInDurableObject(h.stub, (instance: WebhookQueue) => {
+      const withEnv = instance as unknown as { env: typeof env };
+      const db = withEnv.env.DB;
+      const recording = new Proxy(db, {
+        get: (t, k) =>
+          k === "prepare"
+            ? (sql: string) => {
+                statements.push(sql.replace(/\s+/g, " ").trim());
+                return t.prepare(sql);
+              }
+            : Reflect.get(t, k),
+      });
+      withEnv.env = { ...withEnv.env, DB: recording, ALARM_MIN_DELAY_MS: "0" };
+    });
+    return statements;
+  }
+  const pendingWrites = (statements: string[]) => statements.filter((s) => /^INSERT INTO deliveries .* DO NOTHING$/.test(s));
+
+  test("a delivery sent at once reaches D1 first with its outcome: one row, never written pending", async () => {
+    const h = await hook();
+    const statements = await production(h);
+    const ev = await h.send();
+    await vi.waitFor(async () => expect((await deliveryOf(h, ev.id)).status).toBe("delivered"), { timeout: 5000 });
+    expect(await h.r.received()).toHaveLength(1);
+    expect(pendingWrites(statements)).toEqual([]);
+    expect(statements.filter((s) => /^INSERT INTO deliveries\b/.test(s))).toHaveLength(1);
+    expect(await deliveryOf(h, ev.id)).toMatchObject({ attempt_count: 1, event_type: "workflow.completed", attempts: [{ number: 1 }] });
+  });
+
+  test("a delivery waiting behind a failing head is written pending when the run that cannot send it ends", async () => {
+    const h = await hook({}, { answers: [{ status: 500 }], otherwise: { status: 200 } });
+    const statements = await production(h);
+    const first = await h.send(run("exe_A", 1));
+    await vi.waitFor(async () => expect((await deliveryOf(h, first.id)).attempt_count).toBe(1), { timeout: 5000 });
+    const second = await h.send(run("exe_A", 2));
+    await vi.waitFor(async () => expect((await deliveryOf(h, second.id)).status).toBe("pending"), { timeout: 5000 });
+    expect(await deliveryOf(h, second.id)).toMatchObject({ attempt_count: 0, attempts: [] });
+    expect(pendingWrites(statements)).toHaveLength(1);
+    expect(await h.r.received()).toHaveLength(1);
+  });
+
+  test("a hand-off that never reached its queue is found by the cron sweep from the event's list, and delivered", async () => {
+    const h = await hook();
+    const now = Date.now();
+    const at = now - 5 * 60_000;
+    const eventId = `evt_lost_${crypto.randomUUID()}`;
+    const deliveryId = newId("dlv", at);
+    await env.DB.prepare(
+      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
+    )
+      .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(run("exe_A", 1)), at, JSON.stringify([[h.wh.id, deliveryId]]))
+      .run();
+    await runMaintenance(env, now);
+    expect((await h.stub.status()).queued).toBe(1);
+    await runDurableObjectAlarm(h.stub);
+    const got = await h.r.received();
+    expect(got.map((r) => r.headers["webhook-id"])).toEqual([eventId]);
+    expect(await deliveryOf(h, eventId)).toMatchObject({ id: deliveryId, status: "delivered" });
+    // The next run reads on from where this one stopped, and D1 has the row now: nothing is handed again.
+    await runMaintenance(env, now + 60_000);
+    expect((await h.stub.status()).queued).toBe(0);
+    expect(await h.r.received()).toHaveLength(1);
   });
 });

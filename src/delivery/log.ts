@@ -21,65 +21,131 @@ export interface AttemptLog {
 
 const STATUS: Record<Outcome["kind"], string> = { delivered: "delivered", "give-up": "failed", retry: "pending", disable: "pending" };
 
+/** A delivery as the log needs it to create its row, when its outcome is the first D1 hears of it. */
+export interface LoggedDelivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  createdAt: number;
+}
+
+/** The columns a delivery row is created with when the object writes it (see pendingStatement and logStatements). */
+const ROW_COLUMNS = "webhook_id, id, account_id, event_id, event_type, created_at";
+
+/**
+ * A delivery still to make, as a row of D1 (`pending`, nothing attempted): the object writes it when the delivery
+ * has to wait (see the queue's #logHeld). Nothing if D1 has the row already.
+ */
+export function pendingStatement(webhookId: string, accountId: string, d: LoggedDelivery, nextAttemptAt: number, now: number): LogStatement {
+  return {
+    sql: `INSERT INTO deliveries (${ROW_COLUMNS}, status, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+          ON CONFLICT (webhook_id, id) DO NOTHING`,
+    params: [webhookId, d.id, accountId, d.eventId, d.eventType, d.createdAt, nextAttemptAt, now],
+  };
+}
+
+/**
+ * A delivery that leaves the queue without an attempt (expired, cancelled): its row is written with that status, or
+ * set to it if D1 has it pending.
+ */
+export function closedStatement(
+  webhookId: string,
+  accountId: string,
+  d: LoggedDelivery,
+  status: "expired" | "cancelled",
+  error: string | null,
+  now: number,
+): LogStatement {
+  return {
+    sql: `INSERT INTO deliveries (${ROW_COLUMNS}, status, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (webhook_id, id) DO UPDATE SET status = excluded.status, next_attempt_at = NULL, last_error = excluded.last_error,
+            updated_at = excluded.updated_at WHERE deliveries.status = 'pending'`,
+    params: [webhookId, d.id, accountId, d.eventId, d.eventType, d.createdAt, status, error, now],
+  };
+}
+
 /**
  * The D1 writes that record one attempt and its outcome, for each delivery it carried (a batch carries many).
- * Every statement is idempotent (INSERT OR REPLACE, UPDATE by key), so replaying an outbox twice is harmless.
+ * Every statement is idempotent (INSERT OR REPLACE, upserts by key), so replaying an outbox twice is harmless.
  *
- * A first attempt that succeeds (the common case) is one UPDATE of the deliveries row, which keeps that attempt in
- * its first_* columns; every other attempt is an attempts row plus the UPDATE. GET /v1/deliveries/{id} puts the two
- * back together.
+ * A delivery's row is created by its first outcome when D1 does not have it yet (ingest does not write it: the
+ * object does, at the outcome or as soon as the delivery has to wait). A first attempt that succeeds (the common
+ * case) is that one row, which keeps the attempt in its first_* columns — and, delivered, enters no index; every
+ * other attempt is an attempts row plus the upsert. GET /v1/deliveries/{id} puts the two back together.
  */
-export function logStatements(input: { webhookId: string; deliveryIds: string[]; attempt: AttemptLog; outcome: Outcome; createdAt: number }): LogStatement[] {
+export function logStatements(input: {
+  webhookId: string;
+  accountId: string;
+  deliveries: LoggedDelivery[];
+  attempt: AttemptLog;
+  outcome: Outcome;
+}): LogStatement[] {
   const { attempt, outcome } = input;
   const finishedAt = attempt.startedAt + attempt.durationMs;
   const nextAttemptAt = outcome.kind === "retry" ? finishedAt + outcome.delayMs : null;
   const requestHeaders = JSON.stringify(attempt.requestHeaders);
   const responseHeaders = attempt.responseHeaders ? JSON.stringify(attempt.responseHeaders) : null;
   const inline = attempt.number === 1 && outcome.kind === "delivered" && attempt.error === null;
-  const status = (id: string, inlineFirst: boolean): LogStatement => ({
-    // attempt_count only grows: a replayed older statement never rolls a newer one back.
-    sql: `UPDATE deliveries SET status = CASE WHEN attempt_count > ? THEN status ELSE ? END,
-              attempt_count = max(attempt_count, ?), next_attempt_at = CASE WHEN attempt_count > ? THEN next_attempt_at ELSE ? END,
-              last_status_code = ?, last_error = ?, updated_at = ?,
-              delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END,
-              latency_ms = CASE WHEN ? = 'delivered' THEN ? ELSE latency_ms END${
+  const st = STATUS[outcome.kind];
+  // The outcome's reason says what the attempt's error says and what follows from it ("HTTP 429, Retry-After 30 s",
+  // "HTTP 500; no attempts left (12 of 12)"), which is what a person reading the delivery needs.
+  const lastError = outcome.kind === "delivered" ? null : "reason" in outcome ? outcome.reason : attempt.error;
+  const status = (d: LoggedDelivery, inlineFirst: boolean): LogStatement => {
+    const deliveredAt = st === "delivered" ? finishedAt : null;
+    const latency = st === "delivered" ? finishedAt - d.createdAt : null;
+    const first = inlineFirst
+      ? [attempt.startedAt, attempt.durationMs, attempt.statusCode, requestHeaders, responseHeaders, attempt.responseBody, attempt.requestBody]
+      : [];
+    const firstColumns = inlineFirst
+      ? ", first_started_at, first_duration_ms, first_status_code, first_request_headers, first_response_headers, first_response_body, first_request_body"
+      : "";
+    return {
+      // attempt_count only grows: a replayed older statement never rolls a newer one back.
+      sql: `INSERT INTO deliveries (${ROW_COLUMNS}, status, attempt_count, next_attempt_at, last_status_code, last_error, updated_at, delivered_at,
+                                    latency_ms${firstColumns})
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?${inlineFirst ? ", ?, ?, ?, ?, ?, ?, ?" : ""})
+            ON CONFLICT (webhook_id, id) DO UPDATE SET
+              status = CASE WHEN deliveries.attempt_count > excluded.attempt_count THEN deliveries.status ELSE excluded.status END,
+              next_attempt_at = CASE WHEN deliveries.attempt_count > excluded.attempt_count THEN deliveries.next_attempt_at ELSE excluded.next_attempt_at END,
+              attempt_count = max(deliveries.attempt_count, excluded.attempt_count),
+              last_status_code = excluded.last_status_code, last_error = excluded.last_error, updated_at = excluded.updated_at,
+              delivered_at = coalesce(excluded.delivered_at, deliveries.delivered_at),
+              latency_ms = coalesce(excluded.latency_ms, deliveries.latency_ms)${
                 inlineFirst
                   ? `,
-              first_started_at = ?, first_duration_ms = ?, first_status_code = ?, first_request_headers = ?, first_response_headers = ?,
-              first_response_body = ?, first_request_body = ?`
+              first_started_at = excluded.first_started_at, first_duration_ms = excluded.first_duration_ms,
+              first_status_code = excluded.first_status_code, first_request_headers = excluded.first_request_headers,
+              first_response_headers = excluded.first_response_headers, first_response_body = excluded.first_response_body,
+              first_request_body = excluded.first_request_body`
                   : ""
-              }
-            WHERE webhook_id = ? AND id = ?`,
-    params: [
-      attempt.number,
-      STATUS[outcome.kind],
-      attempt.number,
-      attempt.number,
-      nextAttemptAt,
-      attempt.statusCode,
-      // The outcome's reason says what the attempt's error says and what follows from it ("HTTP 429, Retry-After
-      // 30 s", "HTTP 500; no attempts left (12 of 12)"), which is what a person reading the delivery needs.
-      outcome.kind === "delivered" ? null : "reason" in outcome ? outcome.reason : attempt.error,
-      finishedAt,
-      STATUS[outcome.kind],
-      finishedAt,
-      STATUS[outcome.kind],
-      finishedAt - input.createdAt,
-      ...(inlineFirst
-        ? [attempt.startedAt, attempt.durationMs, attempt.statusCode, requestHeaders, responseHeaders, attempt.responseBody, attempt.requestBody]
-        : []),
-      input.webhookId,
-      id,
-    ],
-  });
+              }`,
+      params: [
+        input.webhookId,
+        d.id,
+        input.accountId,
+        d.eventId,
+        d.eventType,
+        d.createdAt,
+        st,
+        attempt.number,
+        nextAttemptAt,
+        attempt.statusCode,
+        lastError,
+        finishedAt,
+        deliveredAt,
+        latency,
+        ...first,
+      ],
+    };
+  };
   // The first attempt's own columns are written whatever attempt_count says: attempt 1 never changes once made.
-  if (inline) return input.deliveryIds.map((id) => status(id, true));
-  return input.deliveryIds.flatMap((id): LogStatement[] => [
+  if (inline) return input.deliveries.map((d) => status(d, true));
+  return input.deliveries.flatMap((d): LogStatement[] => [
     {
       sql: `INSERT OR REPLACE INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, status_code, error, request_headers, request_body, response_headers, response_body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       params: [
-        id,
+        d.id,
         attempt.number,
         input.webhookId,
         attempt.startedAt,
@@ -92,6 +158,6 @@ export function logStatements(input: { webhookId: string; deliveryIds: string[];
         attempt.responseBody,
       ],
     },
-    status(id, false),
+    status(d, false),
   ]);
 }

@@ -4,7 +4,7 @@ import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { IN_LIST_MAX, inLists } from "../sql";
 import type { QueueConfig } from "../webhooks/store";
-import { type AttemptLog, type LogStatement, logStatements } from "./log";
+import { type AttemptLog, closedStatement, type LoggedDelivery, type LogStatement, logStatements, pendingStatement } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
 import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
 import { toSlackMessage } from "./slack";
@@ -101,6 +101,11 @@ const LOG_CHUNK_CHARS = 1_000_000;
 const MAX_SPARES = 200;
 /** Rows still to be sent: above #floor (see #unsentArgs), and neither sent nor a spare. */
 const UNSENT = "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))";
+/**
+ * A delivery still queued this long after its hand-off is written to D1 as pending (D1 otherwise first hears of a
+ * delivery at its outcome): see #logHeld.
+ */
+const HOLD_MS = 2_000;
 /** Rows settled against D1 per question after a wake-up (with the highest row, one bound list). */
 const SETTLE_PAGE = IN_LIST_MAX - 1;
 
@@ -229,6 +234,11 @@ export class WebhookQueue extends DurableObject<Env> {
   #top: number | null = null;
   /** Every row at or below this sequence is sent or a spare: statements looking for rows to send start above it. */
   #floor = Number.MIN_SAFE_INTEGER;
+  /**
+   * Queued rows that D1 may not have yet, with when they were handed over (0: unknown, after a wake-up). A delivery
+   * reaches D1 with its outcome; one that waits instead is written pending (#logHeld).
+   */
+  #unlogged = new Map<number, number>();
   /** Delivery ids whose rows left the queue in the last minute, with when: see enqueue(). */
   #finished = new Map<string, number>();
   #running: Promise<void> | null = null;
@@ -259,8 +269,15 @@ export class WebhookQueue extends DurableObject<Env> {
     this.#sql.exec("INSERT OR REPLACE INTO meta (key, value) VALUES ('config', ?)", JSON.stringify(cfg));
     this.#cfg = cfg;
     if (cfg.deleted) {
-      // The route marks the D1 rows cancelled in the same request; here the queue lets go of them. The alarm
-      // stays only if the outbox still holds log entries: those attempts happened and must reach D1.
+      // The route marks the D1 rows cancelled in the same request; here the queue lets go of them, and writes
+      // those D1 may not have yet as cancelled too. The alarm stays only if the outbox still holds log entries:
+      // those attempts happened and must reach D1.
+      const now = Date.now();
+      for (const { items: seqs } of inLists([...this.#unlogged.keys()], PAGE)) {
+        const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
+        this.#log(rows.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), "cancelled", null, now)));
+      }
+      this.#unlogged.clear();
       this.#sql.exec("DELETE FROM queue");
       this.#sentSeqs.clear();
       this.#spares.clear();
@@ -305,9 +322,12 @@ export class WebhookQueue extends DurableObject<Env> {
     for (const item of items) {
       if (!item.fresh && (known.has(item.delivery_id) || this.#awaitsLog(item.delivery_id))) continue;
       known.add(item.delivery_id);
-      this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
+      const seq = this.#insert(c, item, { nextAt: item.created_at, expiresAt: c.ttl_s ? item.created_at + c.ttl_s * 1000 : null, attempts: 0 });
+      this.#unlogged.set(seq, Date.now());
       accepted++;
     }
+    // Deliveries that will not be sent now (the alarm sends them, or the webhook is off) are written pending now.
+    if (!this.#sendsAtOnce() || !c.active) await this.#logHeld(true);
     await this.#sendOrArm();
     return { accepted };
   }
@@ -382,10 +402,10 @@ export class WebhookQueue extends DurableObject<Env> {
     this.#log(
       logStatements({
         webhookId: c.webhook_id,
-        deliveryIds: [item.delivery_id],
+        accountId: c.account_id,
+        deliveries: [loggedOf(row)],
         attempt: sent.attempt,
         outcome: ok ? { kind: "delivered" } : { kind: "give-up", reason: failureReason(sent.sent) },
-        createdAt: item.created_at,
       }),
     );
     await this.#flushLog();
@@ -501,6 +521,7 @@ export class WebhookQueue extends DurableObject<Env> {
       // once a second), not after every wave: waiting for D1 between sends halved a strict webhook's throughput.
       if (logging && (this.#sent.length >= LOG_FLUSH_ROWS || Date.now() - flushedAt >= LOG_FLUSH_MS)) {
         logging = await this.#flushLog();
+        if (logging) await this.#logHeld(false);
         flushedAt = Date.now();
         subrequests++;
       }
@@ -508,6 +529,10 @@ export class WebhookQueue extends DurableObject<Env> {
     // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
     if (logging) await this.#flushLog();
     else this.#spill(this.#sent.splice(0));
+    // Deliveries left waiting are written pending: all of them when nothing sends soon (a retry, a pause, the
+    // webhook off), else those that have waited HOLD_MS.
+    const wake = this.#nextWake();
+    await this.#logHeld(wake === null || wake > Date.now() + HOLD_MS);
     // A backstop this run set is not left to fire for nothing.
     await this.#arm({ force: true, clear: !byAlarm && backstop });
   }
@@ -532,7 +557,7 @@ export class WebhookQueue extends DurableObject<Env> {
    * head right. It takes over the lowest spare when there is one (one row written instead of two), but never the
    * highest row for a lower number: that row holds the numbering.
    */
-  #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): void {
+  #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): number {
     const top = this.#topSeq();
     const seq = item.sequence ?? (top ?? 0) + 1;
     let spare: number | undefined;
@@ -578,6 +603,7 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#keepSparesLow();
     }
     this.#rehead(order_key);
+    return seq;
   }
 
   /** The highest sequence in the table (a spare's, when the queue is done), or null when it is empty. */
@@ -619,6 +645,10 @@ export class WebhookQueue extends DurableObject<Env> {
     while (this.#settling) await this.#settling;
     if (this.#unsureTop === null) return;
     const settling = (ask ? this.#settle(this.#unsureTop) : Promise.resolve()).finally(() => {
+      // What a wake-up found still to send may be missing from D1 (its process died before writing it pending).
+      for (const r of this.#sql.exec<{ seq: number }>(`SELECT seq FROM queue WHERE ${UNSENT}`, ...this.#unsentArgs())) {
+        if (!this.#unlogged.has(r.seq)) this.#unlogged.set(r.seq, 0);
+      }
       this.#unsureTop = null;
       this.#settling = null;
     });
@@ -655,6 +685,24 @@ export class WebhookQueue extends DurableObject<Env> {
       for (const key of new Set(still.map((r) => r.order_key))) this.#rehead(key);
       if (page.length < SETTLE_PAGE || asked.some((r) => r.seq !== top && !done.has(r.delivery_id))) return;
       after = page[page.length - 1].seq;
+    }
+  }
+
+  /**
+   * Writes deliveries still queued to D1 as pending (D1 hears of a delivery at its outcome otherwise): all of them,
+   * or those handed over HOLD_MS ago or more. Statements D1 refuses wait in the outbox.
+   */
+  async #logHeld(all: boolean): Promise<void> {
+    const cfg = this.#config();
+    if (this.#unlogged.size === 0 || !cfg || cfg.deleted) return;
+    const now = Date.now();
+    const due: number[] = [];
+    for (const [seq, at] of this.#unlogged) if (!this.#sentSeqs.has(seq) && (all || at <= now - HOLD_MS)) due.push(seq);
+    for (const { items: seqs } of inLists(due, PAGE)) {
+      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
+      for (const seq of seqs) this.#unlogged.delete(seq);
+      const statements = rows.map((r) => pendingStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), r.next_at, now));
+      if (statements.length > 0 && !(await this.#writeLog(statements))) this.#log(statements);
     }
   }
 
@@ -790,26 +838,18 @@ export class WebhookQueue extends DurableObject<Env> {
 
   /** Removes every unsent row past its ttl_s, a page at a time; each one is logged as expired. */
   #expire(now: number): void {
-    const webhookId = this.#config()?.webhook_id ?? "";
+    const cfg = this.#config();
+    if (!cfg) return;
     for (;;) {
       const expired = this.#sql
-        .exec<{ seq: number; delivery_id: string; order_key: string }>(
-          `SELECT seq, delivery_id, order_key FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${UNSENT} LIMIT ?`,
-          now,
-          ...this.#unsentArgs(),
-          PAGE,
-        )
+        .exec<Row>(`SELECT * FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${UNSENT} LIMIT ?`, now, ...this.#unsentArgs(), PAGE)
         .toArray();
       if (expired.length === 0) return;
       // Settled as spares (which the next page's look skips) and logged in one commit.
       this.#dropDone(expired.map((r) => r.seq));
       for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
-      this.#log(
-        expired.map((r) => ({
-          sql: "UPDATE deliveries SET status = 'expired', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ? AND status = 'pending'",
-          params: ["not delivered within ttl_s", now, webhookId, r.delivery_id],
-        })),
-      );
+      this.#log(expired.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), "expired", "not delivered within ttl_s", now)));
+      for (const r of expired) this.#unlogged.delete(r.seq);
       if (expired.length < PAGE) return;
     }
   }
@@ -944,11 +984,13 @@ export class WebhookQueue extends DurableObject<Env> {
 
     const statements = logStatements({
       webhookId: cfg.webhook_id,
-      deliveryIds: unit.rows.map((r) => r.delivery_id),
+      accountId: cfg.account_id,
+      deliveries: unit.rows.map(loggedOf),
       attempt: sent.attempt,
       outcome,
-      createdAt: Math.min(...unit.rows.map((r) => r.created_at)),
     });
+    // Whatever the outcome, its statements create the delivery's row in D1 if it has none.
+    for (const seq of seqs) this.#unlogged.delete(seq);
     const keys = new Set(unit.rows.map((r) => r.order_key));
     switch (outcome.kind) {
       case "delivered":
@@ -1211,4 +1253,9 @@ function failureReason(sent: SentAttempt): string {
 /** The dashboard page of a delivery, for the link in a Slack message; none when DASHBOARD_URL is not set. */
 function deliveryPageUrl(base: string, deliveryId: string): string | undefined {
   return base ? `${base.replace(/\/+$/, "")}/deliveries/${encodeURIComponent(deliveryId)}` : undefined;
+}
+
+/** A queued row as the log needs it to create the delivery's row in D1. */
+function loggedOf(r: Pick<Row, "delivery_id" | "event_id" | "event_type" | "created_at">): LoggedDelivery {
+  return { id: r.delivery_id, eventId: r.event_id, eventType: r.event_type, createdAt: r.created_at };
 }
