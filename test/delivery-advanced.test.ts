@@ -700,24 +700,24 @@ describe("numbering without a counter: spares", () => {
     expect(await h.stub.status()).toMatchObject({ queued: 0, spares: [1, 3, 5] });
   });
 
-  test("at most MAX_SPARES (200) done rows are kept after a backlog drains; the rest are deleted, the lowest first", async () => {
+  test("at most MAX_SPARES (500) done rows are kept after a backlog drains; the rest are deleted, the lowest first", async () => {
     const h = await hook();
     await h.send();
     const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
-    const items = Array.from({ length: 219 }, (_, i): QueueItem => {
+    const items = Array.from({ length: 519 }, (_, i): QueueItem => {
       const id = `evt_drain_${String(i).padStart(3, "0")}`;
       return { delivery_id: `dlv_${id}`, event_id: id, event_type: "workflow.completed", payload: `{"id":"${id}"}`, created_at: Date.now(), fresh: true };
     });
     await h.stub.enqueue(cfg, items);
     await runDue(h);
-    expect(await h.r.received()).toHaveLength(220);
+    expect(await h.r.received()).toHaveLength(520);
     const { spares, queued } = await h.stub.status();
     expect(queued).toBe(0);
-    expect(spares).toEqual(Array.from({ length: 200 }, (_, i) => 21 + i));
-    expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 200 }]);
+    expect(spares).toEqual(Array.from({ length: 500 }, (_, i) => 21 + i));
+    expect(await sql(h, "SELECT count(*) AS n FROM queue")).toEqual([{ n: 500 }]);
   });
 
-  test("with 200 spares below the line, a statement looking for rows to send starts above them instead of reading them", async () => {
+  test("with 220 spares below the line, a statement looking for rows to send starts above them instead of reading them", async () => {
     const h = await hook();
     await h.send();
     const cfg = JSON.parse((await sql<{ value: string }>(h, "SELECT value FROM meta WHERE key = 'config'"))[0].value);
@@ -730,7 +730,7 @@ describe("numbering without a counter: spares", () => {
       Array.from({ length: 219 }, (_, i) => item(i)),
     );
     await runDue(h);
-    expect((await h.stub.status()).spares).toHaveLength(200);
+    expect((await h.stub.status()).spares).toHaveLength(220);
     const queries = await traced(h, async (q) => {
       await q.enqueue(cfg, [item(999)]);
       await q.alarm();
