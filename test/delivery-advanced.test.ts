@@ -804,6 +804,32 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
     expect(await h.r.received()).toHaveLength(1);
   });
 
+  test("deleting the webhook writes the deliveries D1 has not heard of yet as cancelled", async () => {
+    const h = await hook({}, { otherwise: { status: 200, delay_ms: 1500 } });
+    const statements = await production(h);
+    const first = await h.send(run("exe_A", 1));
+    // The first is in flight to a slow receiver; the second waits behind it, not yet in D1.
+    const second = await h.send(run("exe_A", 2));
+    expect(pendingWrites(statements)).toEqual([]);
+    expect((await deliveriesOf(h)).map((d) => d.event_id)).toEqual([]);
+    expect((await call("DELETE", `/v1/webhooks/${h.wh.id}`, { token: h.key })).status).toBe(204);
+    await vi.waitFor(
+      async () => {
+        const rows = (
+          await env.DB.prepare("SELECT event_id, status FROM deliveries WHERE webhook_id = ? ORDER BY id")
+            .bind(h.wh.id)
+            .all<{ event_id: string; status: string }>()
+        ).results;
+        expect(rows).toEqual([
+          { event_id: first.id, status: "delivered" },
+          { event_id: second.id, status: "cancelled" },
+        ]);
+      },
+      { timeout: 5000 },
+    );
+    expect(await h.r.received()).toHaveLength(1);
+  });
+
   test("a hand-off that never reached its queue is found by the cron sweep from the event's list, and delivered", async () => {
     const h = await hook();
     const now = Date.now();
