@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { Env } from "./config";
-import { type LoggedDelivery, pendingStatement } from "./delivery/log";
+import { pendingStatement, prepared } from "./delivery/log";
 import type { QueueItem } from "./delivery/queue";
 import { queueOf } from "./delivery/queue-stub";
 import { isEventType, validateEventData } from "./events/catalog";
@@ -209,12 +209,8 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
         console.error("hand-off to webhook queue failed", webhook.id, err instanceof Error ? err.message : String(err));
         // Written pending, so the cron sweeper re-hands them even if the platform never sends the event again.
         try {
-          await env.DB.batch(
-            items.map((it) => {
-              const s = pendingStatement(webhook.id, webhook.account_id, loggedOfItem(it), it.created_at, Date.now());
-              return env.DB.prepare(s.sql).bind(...s.params);
-            }),
-          );
+          const now = Date.now();
+          await env.DB.batch(items.map((it) => prepared(env.DB, pendingStatement(webhook.id, webhook.account_id, it, it.created_at, now))));
         } catch (e) {
           console.error("could not record the lost hand-off", webhook.id, e instanceof Error ? e.message : String(e));
         }
@@ -343,11 +339,6 @@ export async function unfinishedHandoffs(
       return webhooks.has(p.w) && (st === undefined || (st === "pending" && !missingOnly));
     })
     .map((p) => ({ event: p.event, webhook: webhooks.get(p.w)!, deliveryId: p.d }));
-}
-
-/** A queue item as the log needs it to create the delivery's row in D1. */
-function loggedOfItem(item: QueueItem): LoggedDelivery {
-  return { id: item.delivery_id, eventId: item.event_id, eventType: item.event_type, createdAt: item.created_at };
 }
 
 /** Rebuilds a queue item from the stored event (redelivery, replay, the sweeper). */

@@ -135,7 +135,7 @@ describe("rows written per delivered event", () => {
     const statements = logStatements({
       webhookId: h.wh.id,
       accountId: h.accountId,
-      deliveries: [{ id: delivery.id, eventId: result.body.id, eventType: "workflow.completed", createdAt: delivery.created_at }],
+      deliveries: [{ delivery_id: delivery.id, event_id: result.body.id, event_type: "workflow.completed", created_at: delivery.created_at }],
       attempt,
       outcome: { kind: "delivered" },
     });
@@ -183,7 +183,7 @@ describe("rows written per delivered event", () => {
     const statements = logStatements({
       webhookId: h.wh.id,
       accountId: h.accountId,
-      deliveries: [{ id: delivery.id, eventId: result.body.id, eventType: "workflow.completed", createdAt: delivery.created_at }],
+      deliveries: [{ delivery_id: delivery.id, event_id: result.body.id, event_type: "workflow.completed", created_at: delivery.created_at }],
       attempt,
       outcome,
     });
@@ -360,7 +360,7 @@ describe("every statement on events, deliveries and attempts finds its rows thro
       const statements = logStatements({
         webhookId: h.wh.id,
         accountId: h.accountId,
-        deliveries: [{ id: d.id, eventId: d.event_id, eventType: d.event_type, createdAt: Date.parse(d.created_at) }],
+        deliveries: [{ delivery_id: d.id, event_id: d.event_id, event_type: d.event_type, created_at: Date.parse(d.created_at) }],
         attempt,
         outcome,
       });

@@ -6,6 +6,11 @@ export interface LogStatement {
   params: (string | number | null)[];
 }
 
+/** A log statement ready to run on D1. */
+export function prepared(db: D1Database, s: LogStatement): D1PreparedStatement {
+  return db.prepare(s.sql).bind(...s.params);
+}
+
 /** One attempt as the delivery log records it. */
 export interface AttemptLog {
   number: number;
@@ -21,12 +26,15 @@ export interface AttemptLog {
 
 const STATUS: Record<Outcome["kind"], string> = { delivered: "delivered", "give-up": "failed", retry: "pending", disable: "pending" };
 
-/** A delivery as the log needs it to create its row, when its outcome is the first D1 hears of it. */
+/**
+ * A delivery as the log needs it to create its row, when its outcome is the first D1 hears of it: the fields a
+ * queued row and a queue item both carry, under their names, so either is passed as it is.
+ */
 export interface LoggedDelivery {
-  id: string;
-  eventId: string;
-  eventType: string;
-  createdAt: number;
+  delivery_id: string;
+  event_id: string;
+  event_type: string;
+  created_at: number;
 }
 
 /** The columns a delivery row is created with when the object writes it (see pendingStatement and logStatements). */
@@ -40,19 +48,19 @@ export function pendingStatement(webhookId: string, accountId: string, d: Logged
   return {
     sql: `INSERT INTO deliveries (${ROW_COLUMNS}, status, next_attempt_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
           ON CONFLICT (webhook_id, id) DO NOTHING`,
-    params: [webhookId, d.id, accountId, d.eventId, d.eventType, d.createdAt, nextAttemptAt, now],
+    params: [webhookId, d.delivery_id, accountId, d.event_id, d.event_type, d.created_at, nextAttemptAt, now],
   };
 }
 
 /**
- * A delivery that leaves the queue without an attempt (expired, cancelled): its row is written with that status, or
- * set to it if D1 has it pending.
+ * A delivery that leaves the queue without a logged attempt (expired, cancelled; a test send that could not be made
+ * fails): its row is written with that status, or set to it if D1 has it pending.
  */
 export function closedStatement(
   webhookId: string,
   accountId: string,
   d: LoggedDelivery,
-  status: "expired" | "cancelled",
+  status: "expired" | "cancelled" | "failed",
   error: string | null,
   now: number,
 ): LogStatement {
@@ -60,7 +68,7 @@ export function closedStatement(
     sql: `INSERT INTO deliveries (${ROW_COLUMNS}, status, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (webhook_id, id) DO UPDATE SET status = excluded.status, next_attempt_at = NULL, last_error = excluded.last_error,
             updated_at = excluded.updated_at WHERE deliveries.status = 'pending'`,
-    params: [webhookId, d.id, accountId, d.eventId, d.eventType, d.createdAt, status, error, now],
+    params: [webhookId, d.delivery_id, accountId, d.event_id, d.event_type, d.created_at, status, error, now],
   };
 }
 
@@ -92,7 +100,7 @@ export function logStatements(input: {
   const lastError = outcome.kind === "delivered" ? null : "reason" in outcome ? outcome.reason : attempt.error;
   const status = (d: LoggedDelivery, inlineFirst: boolean): LogStatement => {
     const deliveredAt = st === "delivered" ? finishedAt : null;
-    const latency = st === "delivered" ? finishedAt - d.createdAt : null;
+    const latency = st === "delivered" ? finishedAt - d.created_at : null;
     const first = inlineFirst
       ? [attempt.startedAt, attempt.durationMs, attempt.statusCode, requestHeaders, responseHeaders, attempt.responseBody, attempt.requestBody]
       : [];
@@ -121,11 +129,11 @@ export function logStatements(input: {
               }`,
       params: [
         input.webhookId,
-        d.id,
+        d.delivery_id,
         input.accountId,
-        d.eventId,
-        d.eventType,
-        d.createdAt,
+        d.event_id,
+        d.event_type,
+        d.created_at,
         st,
         attempt.number,
         nextAttemptAt,
@@ -145,7 +153,7 @@ export function logStatements(input: {
       sql: `INSERT OR REPLACE INTO attempts (delivery_id, number, webhook_id, started_at, duration_ms, status_code, error, request_headers, request_body, response_headers, response_body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       params: [
-        d.id,
+        d.delivery_id,
         attempt.number,
         input.webhookId,
         attempt.startedAt,

@@ -4,7 +4,7 @@ import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { IN_LIST_MAX, inLists } from "../sql";
 import type { QueueConfig } from "../webhooks/store";
-import { type AttemptLog, closedStatement, type LoggedDelivery, type LogStatement, logStatements, pendingStatement } from "./log";
+import { type AttemptLog, closedStatement, type LogStatement, logStatements, pendingStatement, prepared } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
 import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
 import { toSlackMessage } from "./slack";
@@ -276,7 +276,7 @@ export class WebhookQueue extends DurableObject<Env> {
       const now = Date.now();
       for (const { items: seqs } of inLists([...this.#unlogged.keys()], PAGE)) {
         const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
-        this.#log(rows.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), "cancelled", null, now)));
+        this.#log(rows.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, r, "cancelled", null, now)));
       }
       this.#unlogged.clear();
       this.#sql.exec("DELETE FROM queue");
@@ -404,7 +404,7 @@ export class WebhookQueue extends DurableObject<Env> {
       logStatements({
         webhookId: c.webhook_id,
         accountId: c.account_id,
-        deliveries: [loggedOf(row)],
+        deliveries: [row],
         attempt: sent.attempt,
         outcome: ok ? { kind: "delivered" } : { kind: "give-up", reason: failureReason(sent.sent) },
       }),
@@ -702,7 +702,7 @@ export class WebhookQueue extends DurableObject<Env> {
     for (const { items: seqs } of inLists(due, PAGE)) {
       const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
       for (const seq of seqs) this.#unlogged.delete(seq);
-      const statements = rows.map((r) => pendingStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), r.next_at, now));
+      const statements = rows.map((r) => pendingStatement(cfg.webhook_id, cfg.account_id, r, r.next_at, now));
       if (statements.length > 0 && !(await this.#writeLog(statements))) this.#log(statements);
     }
   }
@@ -849,7 +849,7 @@ export class WebhookQueue extends DurableObject<Env> {
       // Settled as spares (which the next page's look skips) and logged in one commit.
       this.#dropDone(expired.map((r) => r.seq));
       for (const key of new Set(expired.map((r) => r.order_key))) this.#rehead(key);
-      this.#log(expired.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, loggedOf(r), "expired", "not delivered within ttl_s", now)));
+      this.#log(expired.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, r, "expired", "not delivered within ttl_s", now)));
       for (const r of expired) this.#unlogged.delete(r.seq);
       if (expired.length < PAGE) return;
     }
@@ -986,7 +986,7 @@ export class WebhookQueue extends DurableObject<Env> {
     const statements = logStatements({
       webhookId: cfg.webhook_id,
       accountId: cfg.account_id,
-      deliveries: unit.rows.map(loggedOf),
+      deliveries: unit.rows,
       attempt: sent.attempt,
       outcome,
     });
@@ -1162,7 +1162,7 @@ export class WebhookQueue extends DurableObject<Env> {
   /** One D1 batch of log statements; false (and said in the log) when D1 refuses it. */
   async #writeLog(statements: LogStatement[]): Promise<boolean> {
     try {
-      await this.env.DB.batch(statements.map((s) => this.env.DB.prepare(s.sql).bind(...s.params)));
+      await this.env.DB.batch(statements.map((s) => prepared(this.env.DB, s)));
       return true;
     } catch (err) {
       console.error("delivery log cannot reach D1; it waits in the outbox", err instanceof Error ? err.message : String(err));
@@ -1254,9 +1254,4 @@ function failureReason(sent: SentAttempt): string {
 /** The dashboard page of a delivery, for the link in a Slack message; none when DASHBOARD_URL is not set. */
 function deliveryPageUrl(base: string, deliveryId: string): string | undefined {
   return base ? `${base.replace(/\/+$/, "")}/deliveries/${encodeURIComponent(deliveryId)}` : undefined;
-}
-
-/** A queued row as the log needs it to create the delivery's row in D1. */
-function loggedOf(r: Pick<Row, "delivery_id" | "event_id" | "event_type" | "created_at">): LoggedDelivery {
-  return { id: r.delivery_id, eventId: r.event_id, eventType: r.event_type, createdAt: r.created_at };
 }

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
-import type { TestResult } from "../delivery/queue";
+import { closedStatement, pendingStatement, prepared } from "../delivery/log";
+import type { QueueItem, TestResult } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
@@ -303,27 +304,16 @@ export async function sendTestEvent(
   const now = Date.now();
   const event: Payload = { id: newId("evt", now), type, timestamp: new Date(now).toISOString(), account_id: row.account_id, data };
   const deliveryId = newId("dlv", now);
-  await c.env.DB.prepare(
-    "INSERT INTO deliveries (id, webhook_id, account_id, event_id, event_type, status, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-  )
-    .bind(deliveryId, row.id, row.account_id, event.id, type, now, now, now)
-    .run();
+  const item: QueueItem = { delivery_id: deliveryId, event_id: event.id, event_type: type, payload: payloadFor(event, row), created_at: now };
+  await prepared(c.env.DB, pendingStatement(row.id, row.account_id, item, now, now)).run();
   let result: TestResult;
   try {
-    result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), {
-      delivery_id: deliveryId,
-      event_id: event.id,
-      event_type: type,
-      payload: payloadFor(event, row),
-      created_at: now,
-    });
+    result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), item);
   } catch (err) {
     // A test send has no stored event, so the sweeper would never settle it: settle it here.
     const message = err instanceof Error ? err.message : String(err);
     console.error("test send failed before reaching the receiver", row.id, message);
-    await c.env.DB.prepare("UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE webhook_id = ? AND id = ?")
-      .bind("the test could not be sent; try again", Date.now(), row.id, deliveryId)
-      .run();
+    await prepared(c.env.DB, closedStatement(row.id, row.account_id, item, "failed", "the test could not be sent; try again", Date.now())).run();
     throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
   }
   return { ...result, delivery_id: deliveryId };
