@@ -231,7 +231,10 @@ export class WebhookQueue extends DurableObject<Env> {
    */
   #unsureTop: number | null = null;
   #settling: Promise<void> | null = null;
-  /** The highest sequence in the table, or null when it is empty (kept here: rows are only added above it, or all deleted). */
+  /**
+   * The highest sequence in the table (a spare's, when the queue is done), or null when it is empty; kept here, since
+   * rows are only added above it, or all deleted.
+   */
   #top: number | null = null;
   /** Every row at or below this sequence is sent or a spare: statements looking for rows to send start above it. */
   #floor = Number.MIN_SAFE_INTEGER;
@@ -274,8 +277,7 @@ export class WebhookQueue extends DurableObject<Env> {
       // those D1 may not have yet as cancelled too. The alarm stays only if the outbox still holds log entries:
       // those attempts happened and must reach D1.
       const now = Date.now();
-      for (const { items: seqs } of inLists([...this.#unlogged.keys()], PAGE)) {
-        const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
+      for (const rows of this.#rowPages([...this.#unlogged.keys()])) {
         this.#log(rows.map((r) => closedStatement(cfg.webhook_id, cfg.account_id, r, "cancelled", null, now)));
       }
       this.#unlogged.clear();
@@ -306,11 +308,12 @@ export class WebhookQueue extends DurableObject<Env> {
   async enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }> {
     const c = await this.#adopt(cfg);
     if (c.deleted) return { accepted: 0 };
-    // A re-hand-off (a repeated ingest, the sweeper: up to 200 at once) is built from D1 showing the delivery
-    // pending, which may be out of date: the delivery may have been sent and logged since, and its row deleted.
-    // So D1 is asked again here, after any of our own log writes (a row is deleted only once its log is in D1);
-    // a row deleted while we wait for the answer is in #finished. Only then is the queue looked at — in one pass,
-    // rather than through a unique index, which would cost a row written on every insert and delete.
+    // A re-hand-off (a repeated ingest, the sweepers: up to 200 at once) is built from D1 showing the delivery
+    // pending or not at all, which may be out of date: the delivery may have been sent and logged since, and its
+    // row become a spare and been taken over. So D1 is asked again here, after any of our own log writes (a row
+    // becomes a spare only once its log is in D1); a row that does so while we wait for the answer is in #finished.
+    // Only then is the queue looked at — in one pass, rather than through a unique index, which would cost a row
+    // written on every insert and delete.
     const known = new Set<string>();
     const handedBefore = items.filter((it) => !it.fresh);
     for (const id of (await this.#finishedInLog(handedBefore.map((it) => it.delivery_id))) ?? []) known.add(id);
@@ -360,8 +363,7 @@ export class WebhookQueue extends DurableObject<Env> {
             existing.seq,
           )
           .one();
-        if (existing.seq <= this.#floor) this.#floor = existing.seq - 1;
-        this.#keepSparesLow();
+        this.#reopenedAt(existing.seq);
         this.#rehead(order_key);
       } else if (existing) {
         this.#sql.exec("UPDATE queue SET next_at = ? WHERE seq = ?", now, existing.seq);
@@ -430,7 +432,7 @@ export class WebhookQueue extends DurableObject<Env> {
     const queued = this.#sql
       .exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq NOT IN (SELECT value FROM json_each(?))", JSON.stringify([...this.#spares]))
       .one().n;
-    const top = this.#topSeq();
+    const top = this.#top;
     return {
       queued,
       spares: [...this.#spares].sort((a, b) => a - b),
@@ -559,7 +561,7 @@ export class WebhookQueue extends DurableObject<Env> {
    * highest row for a lower number: that row holds the numbering.
    */
   #insert(c: QueueConfig, item: QueueItem, at: { nextAt: number; expiresAt: number | null; attempts: number }): number {
-    const top = this.#topSeq();
+    const top = this.#top;
     const seq = item.sequence ?? (top ?? 0) + 1;
     let spare: number | undefined;
     for (const s of this.#spares) if ((s !== top || seq > top) && (spare === undefined || s < spare)) spare = s;
@@ -598,18 +600,18 @@ export class WebhookQueue extends DurableObject<Env> {
       this.#sentSeqs.delete(spare);
     }
     if (top === null || seq > top) this.#top = seq;
-    else {
-      // Under an old number (a redelivery): spares above it must go.
-      if (seq <= this.#floor) this.#floor = seq - 1;
-      this.#keepSparesLow();
-    }
+    else this.#reopenedAt(seq);
     this.#rehead(order_key);
     return seq;
   }
 
-  /** The highest sequence in the table (a spare's, when the queue is done), or null when it is empty. */
-  #topSeq(): number | null {
-    return this.#top;
+  /**
+   * A row to send now stands at `seq`, under an old number (a redelivery): the floor goes below it, and the spares
+   * above it go.
+   */
+  #reopenedAt(seq: number): void {
+    if (seq <= this.#floor) this.#floor = seq - 1;
+    this.#keepSparesLow();
   }
 
   /**
@@ -618,7 +620,7 @@ export class WebhookQueue extends DurableObject<Env> {
    * that row.
    */
   #keepSparesLow(): void {
-    const top = this.#topSeq();
+    const top = this.#top;
     const head = this.#lineHead()?.seq ?? null;
     const below = (s: number) => head === null || s < head;
     const kept = [...this.#spares].filter((s) => below(s) || s === top).sort((a, b) => a - b);
@@ -699,11 +701,17 @@ export class WebhookQueue extends DurableObject<Env> {
     const now = Date.now();
     const due: number[] = [];
     for (const [seq, at] of this.#unlogged) if (!this.#sentSeqs.has(seq) && (all || at <= now - HOLD_MS)) due.push(seq);
-    for (const { items: seqs } of inLists(due, PAGE)) {
-      const rows = this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs)).toArray();
-      for (const seq of seqs) this.#unlogged.delete(seq);
+    for (const seq of due) this.#unlogged.delete(seq);
+    for (const rows of this.#rowPages(due)) {
       const statements = rows.map((r) => pendingStatement(cfg.webhook_id, cfg.account_id, r, r.next_at, now));
       if (statements.length > 0 && !(await this.#writeLog(statements))) this.#log(statements);
+    }
+  }
+
+  /** The rows at these sequences, PAGE at a time (a sequence no longer in the table is skipped). */
+  *#rowPages(seqs: number[]): Generator<Row[]> {
+    for (let i = 0; i < seqs.length; i += PAGE) {
+      yield this.#sql.exec<Row>("SELECT * FROM queue WHERE seq IN (SELECT value FROM json_each(?))", JSON.stringify(seqs.slice(i, i + PAGE))).toArray();
     }
   }
 
