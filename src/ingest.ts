@@ -85,11 +85,12 @@ function eventProblem(input: EventInput): IngestResult | null {
 }
 
 /**
- * Validate → store → match → hand off. Each event is stored with its deliveries in one D1 batch (a transaction;
- * the events of a batch ingest share batches, see storeEvents), then handed to each matching webhook's queue; the
- * answer comes only when every hand-off is durable. If a hand-off fails the event is already stored: the
- * platform's retry with the same id finds it, re-hands its pending deliveries to their queues (which ignore what
- * they already hold), and answers 200 — nothing is lost.
+ * Validate → store → match → hand off. Each event is stored, listing the deliveries it hands off (their rows are
+ * their queues' to write; the events of a batch ingest share D1 transactions, see storeEvents), then handed to each
+ * matching webhook's queue; the answer comes only when every hand-off is durable. If a hand-off fails the event is
+ * already stored and the deliveries are written pending: the platform's retry with the same id finds it, re-hands
+ * its unfinished deliveries to their queues (which ignore what they already hold), and answers 200 — nothing is
+ * lost; without a retry, the cron sweeper does the same.
  */
 export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): Promise<IngestResult[]> {
   const results: IngestResult[] = new Array(inputs.length);
@@ -175,19 +176,19 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
     }));
     // The deliveries' own rows are written by their queues (at the outcome, or pending as soon as one waits); the
     // event lists what it handed off, so that a hand-off that never arrives can be found (a repeat, the sweeper).
-    const statements = [
-      env.DB.prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)").bind(
-        id,
-        accountId,
-        event.type,
-        event.timestamp,
-        JSON.stringify(event.data),
-        items.length,
-        now,
-        JSON.stringify(items.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
-      ),
-    ];
-    toStore.push({ index, id, items, statements });
+    const statement = env.DB.prepare(
+      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    ).bind(
+      id,
+      accountId,
+      event.type,
+      event.timestamp,
+      JSON.stringify(event.data),
+      items.length,
+      now,
+      JSON.stringify(items.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
+    );
+    toStore.push({ index, id, items, statement });
   }
 
   for (const { index, id, items, stored } of await storeEvents(env, toStore)) {
@@ -230,47 +231,42 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
   return results;
 }
 
-/** One new event and its deliveries, as the D1 statements that store them. */
+/** One new event, the deliveries it hands off, and the D1 statement that stores it. */
 interface ToStore {
   index: number;
   id: string;
   items: { webhook: WebhookRow; item: QueueItem }[];
-  statements: D1PreparedStatement[];
+  statement: D1PreparedStatement;
 }
 
-/** Statements per D1 batch when events are stored together (whole events only, one at least). */
-const STORE_BATCH_STATEMENTS = 200;
+/** Events stored per D1 batch (a transaction). */
+const STORE_BATCH = 200;
 
 /**
- * Stores new events with their deliveries: as many whole events per D1 batch (a transaction) as fit in
- * STORE_BATCH_STATEMENTS, so a batch ingest of 100 events is one round trip instead of 100. A batch refused because
- * one of its events was stored meanwhile by a concurrent request (the same id) is stored again event by event, so
- * that only that event is answered as a repeat (`stored: false`). Any other failure is thrown, as before.
+ * Stores new events, STORE_BATCH per D1 batch (a transaction), so a batch ingest of 100 events is one round trip
+ * instead of 100. A batch refused because one of its events was stored meanwhile by a concurrent request (the same
+ * id) is stored again event by event, so that only that event is answered as a repeat (`stored: false`). Any other
+ * failure is thrown, as before.
  */
 async function storeEvents(env: Env, events: ToStore[]): Promise<(ToStore & { stored: boolean })[]> {
   const out: (ToStore & { stored: boolean })[] = [];
   const repeat = (err: unknown) => /UNIQUE constraint failed: events\.id/.test(String(err));
-  for (let i = 0; i < events.length; ) {
-    const group = [events[i++]];
-    let size = group[0].statements.length;
-    while (i < events.length && size + events[i].statements.length <= STORE_BATCH_STATEMENTS) {
-      size += events[i].statements.length;
-      group.push(events[i++]);
-    }
+  for (let i = 0; i < events.length; i += STORE_BATCH) {
+    const group = events.slice(i, i + STORE_BATCH);
     try {
-      await env.DB.batch(group.flatMap((e) => e.statements));
+      await env.DB.batch(group.map((e) => e.statement));
       for (const e of group) out.push({ ...e, stored: true });
       continue;
     } catch (err) {
-      if (group.length === 1 || !repeat(err)) {
-        if (!repeat(err)) throw err;
+      if (!repeat(err)) throw err;
+      if (group.length === 1) {
         out.push({ ...group[0], stored: false });
         continue;
       }
     }
     for (const e of group) {
       try {
-        await env.DB.batch(e.statements);
+        await env.DB.batch([e.statement]);
         out.push({ ...e, stored: true });
       } catch (err) {
         if (!repeat(err)) throw err;
