@@ -121,7 +121,7 @@ const SETTLE_PAGE = IN_LIST_MAX - 1;
  * their own.
  *
  * Spares lie below every row still to be sent (but the highest, which may be one): a done row above one is deleted
- * instead (#dropDone, #insert). Storage cannot tell a spare from a delivery still to make, so after a wake-up the
+ * instead (#keepSparesLow). Storage cannot tell a spare from a delivery still to make, so after a wake-up the
  * rows are settled against D1 from the lowest up, and the first that D1 shows pending ends the done ones
  * (#settleUnsure).
  */
