@@ -6,7 +6,7 @@ import { runMaintenance } from "../src/cron";
 import type { QueueItem, WebhookQueue } from "../src/delivery/queue";
 import { catalog } from "../src/events/catalog";
 import { newId } from "../src/ids";
-import { call, completed, expectJson } from "./support/api";
+import { call, completed, expectJson, sendEvent } from "./support/api";
 import { deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
 
 // Ordering by key and none, batching, rate limits, Slack format, redaction, ttl, auto-disable, and a queue
@@ -759,26 +759,27 @@ describe("numbering without a counter: spares", () => {
   });
 });
 
-describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => {
-  /** Runs the webhook's queue as production does (a hand-off that finds it idle sends at once), recording its D1 SQL. */
-  async function production(h: Hook): Promise<string[]> {
-    const statements: string[] = [];
-    await runInDurableObject(h.stub, (instance: WebhookQueue) => {
-      const withEnv = instance as unknown as { env: typeof env };
-      const db = withEnv.env.DB;
-      const recording = new Proxy(db, {
-        get: (t, k) =>
-          k === "prepare"
-            ? (sql: string) => {
-                statements.push(sql.replace(/\s+/g, " ").trim());
-                return t.prepare(sql);
-              }
-            : Reflect.get(t, k),
-      });
-      withEnv.env = { ...withEnv.env, DB: recording, ALARM_MIN_DELAY_MS: "0" };
+/** Runs the webhook's queue as production does (a hand-off that finds it idle sends at once), recording its D1 SQL. */
+async function production(h: Hook): Promise<string[]> {
+  const statements: string[] = [];
+  await runInDurableObject(h.stub, (instance: WebhookQueue) => {
+    const withEnv = instance as unknown as { env: typeof env };
+    const db = withEnv.env.DB;
+    const recording = new Proxy(db, {
+      get: (t, k) =>
+        k === "prepare"
+          ? (sql: string) => {
+              statements.push(sql.replace(/\s+/g, " ").trim());
+              return t.prepare(sql);
+            }
+          : Reflect.get(t, k),
     });
-    return statements;
-  }
+    withEnv.env = { ...withEnv.env, DB: recording, ALARM_MIN_DELAY_MS: "0" };
+  });
+  return statements;
+}
+
+describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => {
   const pendingWrites = (statements: string[]) => statements.filter((s) => /^INSERT INTO deliveries .* DO NOTHING$/.test(s));
 
   test("a delivery sent at once reaches D1 first with its outcome: one row, never written pending", async () => {
@@ -851,5 +852,67 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
     await runMaintenance(env, now + 60_000);
     expect((await h.stub.status()).queued).toBe(0);
     expect(await h.r.received()).toHaveLength(1);
+  });
+});
+
+describe("the backstop alarm of a run started by a hand-off", () => {
+  test("a run that keeps up sets none, however long a stream keeps it going", async () => {
+    const h = await hook({}, { otherwise: { status: 200, delay_ms: 300 } });
+    await production(h);
+    const started = Date.now();
+    // Each event is handed over while the one before is in flight, so one run sends them all, each at once.
+    for (let n = 1; n <= 10; n++) {
+      await h.send(run("exe_A", n));
+      await vi.waitFor(async () => expect(await h.r.received()).toHaveLength(n), { timeout: 5000, interval: 20 });
+      expect((await h.stub.status()).alarm, `no alarm while event ${n} is in flight`).toBeNull();
+    }
+    expect(Date.now() - started, "the run lasted longer than the 2 s after which a backlog sets one").toBeGreaterThan(2500);
+    await vi.waitFor(async () => expect((await deliveriesOf(h)).map((d) => d.status)).toEqual(Array(10).fill("delivered")), { timeout: 5000 });
+    expect((await h.stub.status()).alarm).toBeNull();
+  });
+
+  test("a run about to send a delivery due 2 s ago sets one 30 s ahead, and clears it when the backlog is through", async () => {
+    const h = await hook(
+      {},
+      {
+        answers: [
+          { status: 200, delay_ms: 2500 },
+          { status: 200, delay_ms: 1000 },
+        ],
+        otherwise: { status: 200 },
+      },
+    );
+    await production(h);
+    await h.send(run("exe_A", 1));
+    await vi.waitFor(async () => expect(await h.r.received()).toHaveLength(1), { timeout: 5000, interval: 20 });
+    // The second waits behind the slow first for 2.5 s: when it goes out, the queue is behind.
+    await h.send(run("exe_A", 2));
+    expect((await h.stub.status()).alarm).toBeNull();
+    await vi.waitFor(async () => expect(await h.r.received()).toHaveLength(2), { timeout: 5000, interval: 20 });
+    const alarm = (await h.stub.status()).alarm;
+    expect(alarm).not.toBeNull();
+    expect(alarm! - Date.now()).toBeGreaterThan(25_000);
+    expect(alarm! - Date.now()).toBeLessThanOrEqual(30_000);
+    await vi.waitFor(async () => expect((await deliveriesOf(h)).map((d) => d.status)).toEqual(["delivered", "delivered"]), { timeout: 5000 });
+    await vi.waitFor(async () => expect((await h.stub.status()).alarm).toBeNull(), { timeout: 2000 });
+  });
+
+  test("rows handed over again long after they were due (a repeated ingest, the sweep) set one before they go out", async () => {
+    const h = await hook({}, { otherwise: { status: 200, delay_ms: 1500 } });
+    await production(h);
+    // An event stored 5 minutes ago whose hand-off never reached the queue; the platform sends it again.
+    const at = Date.now() - 5 * 60_000;
+    const eventId = `evt_late_${crypto.randomUUID()}`;
+    const data = run("exe_A", 1);
+    await env.DB.prepare(
+      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
+    )
+      .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(data), at, JSON.stringify([[h.wh.id, newId("dlv", at)]]))
+      .run();
+    await expectJson(sendEvent({ id: eventId, type: "workflow.completed", account_id: h.accountId, data }), 200);
+    await vi.waitFor(async () => expect(await h.r.received()).toHaveLength(1), { timeout: 5000, interval: 20 });
+    expect((await h.stub.status()).alarm).not.toBeNull();
+    await vi.waitFor(async () => expect((await deliveryOf(h, eventId)).status).toBe("delivered"), { timeout: 5000 });
+    await vi.waitFor(async () => expect((await h.stub.status()).alarm).toBeNull(), { timeout: 2000 });
   });
 });

@@ -80,10 +80,11 @@ const LOG_FLUSH_MS = 1000;
 /** When D1 refuses the log, the outbox is retried after this long. */
 const OUTBOX_RETRY_MS = 15_000;
 /**
- * A run started by a hand-off (not by the alarm) that is still sending after BACKSTOP_AFTER_MS sets the alarm
- * BACKSTOP_MS ahead, so a process that dies mid-backlog resumes by itself (a healthy run ends within its budget
- * and re-arms first). A shorter run sets none — most hand-offs are one send — and a process that dies during one
- * leaves its rows to the next hand-off or, at worst, the cron sweeper.
+ * A run started by a hand-off (not by the alarm) that is about to send a delivery due BACKSTOP_AFTER_MS ago or more
+ * — a backlog: a slow or throttled receiver, a stream faster than it, rows a wake-up found — sets the alarm
+ * BACKSTOP_MS ahead, so a process that dies mid-backlog resumes by itself (a healthy run ends within its budget and
+ * re-arms first). A run that keeps up sets none, however long a stream keeps it going: a process that dies during
+ * one leaves only what it had in flight, to the stream's next hand-off or, at worst, the cron sweeper.
  */
 const BACKSTOP_AFTER_MS = 2_000;
 const BACKSTOP_MS = 30_000;
@@ -513,8 +514,8 @@ export class WebhookQueue extends DurableObject<Env> {
         }
         break;
       }
-      // An alarm run that dies is run again by the runtime; a long run started by a hand-off needs an alarm to fall back on.
-      if (!backstop && Date.now() - started >= BACKSTOP_AFTER_MS) {
+      // An alarm run that dies is run again by the runtime; a hand-off's run that has fallen behind needs an alarm to fall back on.
+      if (!backstop && this.#behind(allowed, Date.now())) {
         backstop = true;
         await this.#backstop();
       }
@@ -540,7 +541,12 @@ export class WebhookQueue extends DurableObject<Env> {
     await this.#arm({ force: true, clear: !byAlarm && backstop });
   }
 
-  /** Sets the alarm as a backstop for a long run started by a hand-off (unless an earlier one is set). */
+  /** Whether a wave sends a delivery that has been due for BACKSTOP_AFTER_MS or more: the queue is behind. */
+  #behind(units: Unit[], now: number): boolean {
+    return units.some((u) => u.rows.some((r) => r.next_at <= now - BACKSTOP_AFTER_MS));
+  }
+
+  /** Sets the alarm as a backstop for a run started by a hand-off that has fallen behind (unless an earlier one is set). */
   async #backstop(): Promise<void> {
     if (!this.#sendsAtOnce()) return;
     const at = Date.now() + BACKSTOP_MS;
