@@ -779,6 +779,19 @@ async function production(h: Hook): Promise<string[]> {
   return statements;
 }
 
+/** An event stored at `at` (ms) listing one hand-off to the webhook that never reached its queue, as ingest leaves one. */
+async function storedWithLostHandoff(h: Hook, at: number) {
+  const eventId = `evt_lost_${crypto.randomUUID()}`;
+  const deliveryId = newId("dlv", at);
+  const data = run("exe_A", 1);
+  await env.DB.prepare(
+    "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
+  )
+    .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(data), at, JSON.stringify([[h.wh.id, deliveryId]]))
+    .run();
+  return { eventId, deliveryId, data };
+}
+
 describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => {
   const pendingWrites = (statements: string[]) => statements.filter((s) => /^INSERT INTO deliveries .* DO NOTHING$/.test(s));
 
@@ -834,14 +847,7 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
   test("a hand-off that never reached its queue is found by the cron sweep from the event's list, and delivered", async () => {
     const h = await hook();
     const now = Date.now();
-    const at = now - 5 * 60_000;
-    const eventId = `evt_lost_${crypto.randomUUID()}`;
-    const deliveryId = newId("dlv", at);
-    await env.DB.prepare(
-      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
-    )
-      .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(run("exe_A", 1)), at, JSON.stringify([[h.wh.id, deliveryId]]))
-      .run();
+    const { eventId, deliveryId } = await storedWithLostHandoff(h, now - 5 * 60_000);
     await runMaintenance(env, now);
     expect((await h.stub.status()).queued).toBe(1);
     await runDurableObjectAlarm(h.stub);
@@ -901,14 +907,7 @@ describe("the backstop alarm of a run started by a hand-off", () => {
     const h = await hook({}, { otherwise: { status: 200, delay_ms: 1500 } });
     await production(h);
     // An event stored 5 minutes ago whose hand-off never reached the queue; the platform sends it again.
-    const at = Date.now() - 5 * 60_000;
-    const eventId = `evt_late_${crypto.randomUUID()}`;
-    const data = run("exe_A", 1);
-    await env.DB.prepare(
-      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
-    )
-      .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(data), at, JSON.stringify([[h.wh.id, newId("dlv", at)]]))
-      .run();
+    const { eventId, data } = await storedWithLostHandoff(h, Date.now() - 5 * 60_000);
     await expectJson(sendEvent({ id: eventId, type: "workflow.completed", account_id: h.accountId, data }), 200);
     await vi.waitFor(async () => expect(await h.r.received()).toHaveLength(1), { timeout: 5000, interval: 20 });
     expect((await h.stub.status()).alarm).not.toBeNull();
