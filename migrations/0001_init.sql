@@ -1,5 +1,9 @@
 -- BroxiAI Webhooks: the durable record of accounts, keys, subscriptions, events, deliveries and attempts.
 -- Times are integer milliseconds since the epoch; JSON columns hold text.
+--
+-- D1 bills rows written and counts every index entry a statement touches as one, so the log's tables (events,
+-- deliveries, attempts) are WITHOUT ROWID tables keyed by what they are looked up by, with as few secondary
+-- indexes as their queries need (docs/ARCHITECTURE.md, "The log's tables").
 
 CREATE TABLE accounts (
   id TEXT PRIMARY KEY,
@@ -43,24 +47,32 @@ CREATE TABLE webhooks (
   secrets TEXT NOT NULL,                   -- AES-GCM ciphertexts of the signing keys, newest first, with expiry
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
-  deleted_at INTEGER
+  deleted_at INTEGER                       -- webhooks are only soft-deleted, so every delivery keeps its webhook's row
 );
 CREATE INDEX webhooks_account ON webhooks(account_id, deleted_at, id);
 
 CREATE TABLE events (
-  id TEXT PRIMARY KEY,
+  id TEXT NOT NULL PRIMARY KEY,
   account_id TEXT,                         -- NULL for a broadcast (system.maintenance to every account)
   type TEXT NOT NULL,
   timestamp TEXT NOT NULL,
   data TEXT NOT NULL,
   deliveries INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
-);
-CREATE INDEX events_account ON events(account_id, id);
+  created_at INTEGER NOT NULL,
+  -- What ingest handed off, as a JSON array of [webhook_id, delivery_id]. A delivery's row is written by its queue
+  -- (at its outcome, or as soon as it waits), so a repeated ingest and the cron sweeper read this list to find a
+  -- hand-off that never reached its queue.
+  handoffs TEXT
+) WITHOUT ROWID;
+-- The event list, newest first by arrival (platform-given ids do not sort by time), and the purge, per account.
+CREATE INDEX events_account_created ON events(account_id, created_at, id);
 
+-- Keyed by webhook: a webhook's deliveries, newest first, and its windows (stats, replay: delivery ids begin with
+-- their creation millisecond) are ranges of the table itself. A lookup by id alone (GET /v1/deliveries/{id}) probes
+-- the key once for each of the account's webhooks.
 CREATE TABLE deliveries (
-  id TEXT PRIMARY KEY,
   webhook_id TEXT NOT NULL,
+  id TEXT NOT NULL,                        -- dlv_ + 10 characters of the creation millisecond + 16 random
   account_id TEXT NOT NULL,
   event_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
@@ -73,12 +85,23 @@ CREATE TABLE deliveries (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   delivered_at INTEGER,
-  UNIQUE (webhook_id, event_id)
-);
-CREATE INDEX deliveries_webhook ON deliveries(webhook_id, id);
-CREATE INDEX deliveries_webhook_status ON deliveries(webhook_id, status, id);
-CREATE INDEX deliveries_created ON deliveries(created_at);
+  -- The first attempt, when it succeeded (otherwise it is an attempts row). Last in the row, large ones last, so
+  -- reading the columns above never walks a large body's overflow pages.
+  first_started_at INTEGER,
+  first_duration_ms INTEGER,
+  first_status_code INTEGER,
+  first_request_headers TEXT,
+  first_response_headers TEXT,
+  first_response_body TEXT,
+  first_request_body TEXT,
+  PRIMARY KEY (webhook_id, id)
+) WITHOUT ROWID;
+-- Everything not delivered, by webhook and status: lists and replays of a status, the sweeper, cancelling on
+-- delete, a repeated ingest, the event purge. A query uses it only when its WHERE says `status <> 'delivered'`, so a
+-- delivery created delivered touches nothing but its row.
+CREATE INDEX deliveries_open ON deliveries(webhook_id, status, id) WHERE status <> 'delivered';
 
+-- Every attempt but a first one that succeeded (that one lives in its delivery's row); purged by delivery id range.
 CREATE TABLE attempts (
   delivery_id TEXT NOT NULL,
   number INTEGER NOT NULL,
@@ -92,5 +115,7 @@ CREATE TABLE attempts (
   response_headers TEXT,
   response_body TEXT,
   PRIMARY KEY (delivery_id, number)
-);
-CREATE INDEX attempts_started ON attempts(started_at);
+) WITHOUT ROWID;
+
+-- Where the cron sweeper of lost hand-offs has read events up to (created_at, ms): one row, written once a minute.
+CREATE TABLE cron_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
