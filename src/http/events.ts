@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { catalogDocument } from "../events/catalog";
 import { EventInputSchema, type EventRow, ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { accountOf } from "./principal";
 import { invalid, notFound, problemBody, problemResponse, zodFieldErrors } from "./problem";
 
@@ -50,8 +50,8 @@ events.openapi(
     security: bearer,
     request: { body: { required: true, ...json(z.object({ events: z.array(z.unknown()).min(1) }).strict()) } },
     responses: {
-      202: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: z.unknown() })])) }), "All accepted"),
-      207: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: z.unknown() })])) }), "Some failed"),
+      202: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: ProblemSchema })])) }), "All accepted"),
+      207: json(z.object({ data: z.array(z.union([IngestAnswer, z.object({ error: ProblemSchema })])) }), "Some failed"),
       ...errors,
     },
   }),
