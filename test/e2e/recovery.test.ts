@@ -1,6 +1,19 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type DevServer, startDevServer } from "../support/dev-server";
-import { completedData, createWebhook, expectStatus, FAST_RETRY, listAll, newAccount, sleep, tally, triggerCron, waitFor } from "../support/e2e-kit";
+import {
+  apiOf,
+  completedData,
+  createWebhook,
+  expectAnswer,
+  FAST_RETRY,
+  getDelivery,
+  listDeliveries,
+  newAccount,
+  sleep,
+  tally,
+  triggerCron,
+  waitFor,
+} from "../support/e2e-kit";
 import { type Reply, Sink } from "../support/sink";
 
 /** LOG_FLUSH_ROWS in src/delivery/queue.ts (not importable here: it runs in workerd). */
@@ -33,14 +46,14 @@ async function ingestInOrder(accountId: string, prefix: string, count: number): 
   const ids = Array.from({ length: count }, (_, i) => `${prefix}_${String(i).padStart(4, "0")}`);
   for (let i = 0; i < ids.length; i += 50) {
     const events = ids.slice(i, i + 50).map((id, k) => ({ id, type: "workflow.completed", account_id: accountId, data: completedData(i + k) }));
-    const answer = await expectStatus(server.fetch("/v1/events/batch", { method: "POST", bearer: server.token, json: { events } }), 202);
-    expect(answer.data.every((r: any) => r.deliveries === 1)).toBe(true);
+    const answer = await expectAnswer(apiOf(server).POST("/v1/events/batch", { body: { events } }), 202);
+    expect(answer.data.every((r) => "deliveries" in r && r.deliveries === 1)).toBe(true);
   }
   return ids;
 }
 
-async function pendingDeliveries(key: string, webhookId: string): Promise<any[]> {
-  return listAll(server, key, `/v1/webhooks/${webhookId}/deliveries?status=pending`);
+function pendingDeliveries(key: string, webhookId: string) {
+  return listDeliveries(server, key, webhookId, { status: "pending" });
 }
 
 test("a receiver that fails (500), stalls past timeout_ms, then recovers gets every event, in order, and the log shows the failures", async () => {
@@ -70,16 +83,16 @@ test("a receiver that fails (500), stalls past timeout_ms, then recovers gets ev
   expect(t.duplicated).toBeLessThanOrEqual(2);
   expect(hits.length).toBe(sent.length + script.filter((r) => r.status !== 200 || r.delayMs).length);
 
-  const first = await expectStatus(server.fetch(`/v1/deliveries/${hits[0].delivery}`, { bearer: account.key }), 200);
+  const first = await getDelivery(server, account.key, hits[0].delivery);
   expect(first.status).toBe("delivered");
   expect(first.attempt_count).toBe(4);
-  expect(first.attempts.map((a: any) => a.status_code)).toEqual([500, 500, null, 200]);
+  expect(first.attempts.map((a) => a.status_code)).toEqual([500, 500, null, 200]);
   expect(first.attempts[0].response_body).toBe("boom");
   expect(first.attempts[2].error).toMatch(/timed out after 500 ms/);
-  expect(first.attempts.map((a: any) => a.request_headers["x-broxiai-attempt"])).toEqual(["1", "2", "3", "4"]);
-  const third = await expectStatus(server.fetch(`/v1/deliveries/${hits.find((h) => h.id === sent[2])!.delivery}`, { bearer: account.key }), 200);
-  expect(third.attempts.map((a: any) => a.status_code)).toEqual([500, null, 200]);
-  const all = await listAll(server, account.key, `/v1/webhooks/${webhook.id}/deliveries`);
+  expect(first.attempts.map((a) => a.request_headers["x-broxiai-attempt"])).toEqual(["1", "2", "3", "4"]);
+  const third = await getDelivery(server, account.key, hits.find((h) => h.id === sent[2])!.delivery);
+  expect(third.attempts.map((a) => a.status_code)).toEqual([500, null, 200]);
+  const all = await listDeliveries(server, account.key, webhook.id);
   expect(all.map((d) => d.status)).toEqual(Array(sent.length).fill("delivered"));
 });
 
@@ -152,7 +165,7 @@ test("killed with SIGKILL mid-backlog and restarted: every event arrives at leas
   const stillPending = pending ? [] : await pendingDeliveries(account.key, webhook.id);
   const stuck = await Promise.all(
     stillPending.map(async (d) => {
-      const detail = await expectStatus(server.fetch(`/v1/deliveries/${d.id}`, { bearer: account.key }), 200);
+      const detail = await getDelivery(server, account.key, d.id);
       const got = hits.filter((h) => h.delivery === d.id);
       return {
         id: d.id,
@@ -163,7 +176,7 @@ test("killed with SIGKILL mid-backlog and restarted: every event arrives at leas
       };
     }),
   );
-  const statuses = await listAll(server, account.key, `/v1/webhooks/${webhook.id}/deliveries`);
+  const statuses = await listDeliveries(server, account.key, webhook.id);
   console.log(
     `RELIABILITY crash-mid-backlog ${JSON.stringify({ ...t, lost: t.lost.length, deliveredBeforeCrash: atCrash, drained: !!drained, restartMs, drainMs, stuck })}`,
   );
@@ -186,9 +199,9 @@ test("killed with SIGKILL mid-backlog and restarted: every event arrives at leas
   expect(statuses).toHaveLength(sent.length);
 
   // The head of the backlog waited out the outage: its log shows the refused connections before the success.
-  const head = await expectStatus(server.fetch(`/v1/deliveries/${hits.find((h) => h.id === sent[0])!.delivery}`, { bearer: account.key }), 200);
+  const head = await getDelivery(server, account.key, hits.find((h) => h.id === sent[0])!.delivery);
   expect(head.attempts.length).toBeGreaterThan(1);
   expect(head.attempts[0].status_code).toBeNull();
   expect(head.attempts[0].error).toBeTruthy();
-  expect(head.attempts.at(-1).status_code).toBe(200);
+  expect(head.attempts.at(-1)!.status_code).toBe(200);
 });

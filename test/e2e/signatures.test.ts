@@ -2,8 +2,9 @@ import { createPublicKey, verify } from "node:crypto";
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { Webhook as SvixWebhook } from "svix";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { WebhookWithSecret } from "../../client/index.js";
 import { type DevServer, startDevServer } from "../support/dev-server";
-import { completedData, createWebhook, expectStatus, newAccount, waitFor } from "../support/e2e-kit";
+import { apiOf, completedData, createWebhook, expectAnswer, newAccount, waitFor } from "../support/e2e-kit";
 import { type Hit, Sink } from "../support/sink";
 
 // Real deliveries from `wrangler dev`, checked the way receivers check them: with the standardwebhooks and svix
@@ -28,14 +29,7 @@ let eventNo = 0;
 async function deliverOne(path: string): Promise<Hit> {
   const before = sink.received(path).length;
   const id = `evt_sig_${Date.now()}_${eventNo++}`;
-  await expectStatus(
-    server.fetch("/v1/events", {
-      method: "POST",
-      bearer: server.token,
-      json: { id, type: "workflow.completed", account_id: account.id, data: completedData(eventNo) },
-    }),
-    202,
-  );
+  await expectAnswer(apiOf(server).POST("/v1/events", { body: { id, type: "workflow.completed", account_id: account.id, data: completedData(eventNo) } }), 202);
   const arrived = await waitFor(() => sink.received(path).length > before, 20_000, 50);
   expect(arrived, `a delivery to ${path}`).toBe(true);
   const hit = sink.received(path)[before];
@@ -77,12 +71,12 @@ function verifiesWithPublicKey(publicKey: string, id: string, timestamp: string,
 }
 
 describe("HMAC (v1)", () => {
-  let webhook: any;
+  let webhook: WebhookWithSecret;
   let firstSecret: string;
 
   test("a real delivery verifies with the standardwebhooks and svix libraries", async () => {
     webhook = await createWebhook(server, account.key, { url: sink.path("hmac"), events: ["workflow.*"] });
-    firstSecret = webhook.secret;
+    firstSecret = webhook.secret!;
     expect(firstSecret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
     const hit = await deliverOne("hmac");
     const headers = headersOf(hit);
@@ -124,8 +118,9 @@ describe("HMAC (v1)", () => {
   });
 
   test("after rotate-secret a delivery carries both signatures, new first, and each secret verifies it", async () => {
-    const rotated = await expectStatus(server.fetch(`/v1/webhooks/${webhook.id}/rotate-secret`, { method: "POST", bearer: account.key, json: {} }), 200);
-    const newSecret: string = rotated.secret;
+    const api = apiOf(server, account.key);
+    const rotated = await expectAnswer(api.POST("/v1/webhooks/{webhook_id}/rotate-secret", { params: { path: { webhook_id: webhook.id } }, body: {} }), 200);
+    const newSecret = rotated.secret!;
     expect(newSecret).toMatch(/^whsec_/);
     expect(newSecret).not.toBe(firstSecret);
 
@@ -139,8 +134,8 @@ describe("HMAC (v1)", () => {
     expect(verifiesWithBothLibraries(firstSecret, hit.body, headers)).toBe(true);
     expect(verifiesWithBothLibraries(newSecret, hit.body.replace("exe_", "exe-"), headers)).toBe(false);
 
-    const read = await expectStatus(server.fetch(`/v1/webhooks/${webhook.id}`, { bearer: account.key }), 200);
-    expect(read.secret).toBeUndefined();
+    const read = await expectAnswer(api.GET("/v1/webhooks/{webhook_id}", { params: { path: { webhook_id: webhook.id } } }), 200);
+    expect((read as { secret?: string }).secret).toBeUndefined();
   });
 });
 
@@ -149,34 +144,36 @@ describe("Ed25519 (v1a)", () => {
     const webhook = await createWebhook(server, account.key, { url: sink.path("ed25519"), events: ["workflow.completed"], signing: "ed25519" });
     expect(webhook.secret).toBeUndefined();
     expect(webhook.public_key).toMatch(/^whpk_[A-Za-z0-9+/]{43}=$/);
-    expect(Buffer.from(webhook.public_key.slice(5), "base64")).toHaveLength(32);
-    const read = await expectStatus(server.fetch(`/v1/webhooks/${webhook.id}`, { bearer: account.key }), 200);
+    const publicKey = webhook.public_key!;
+    expect(Buffer.from(publicKey.slice(5), "base64")).toHaveLength(32);
+    const api = apiOf(server, account.key);
+    const read = await expectAnswer(api.GET("/v1/webhooks/{webhook_id}", { params: { path: { webhook_id: webhook.id } } }), 200);
     expect(read.public_key).toBe(webhook.public_key);
 
     const hit = await deliverOne("ed25519");
     const h = headersOf(hit);
     expect(h["webhook-signature"]).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
     const ts = h["webhook-timestamp"];
-    expect(verifiesWithPublicKey(webhook.public_key, hit.id, ts, hit.body, h["webhook-signature"])).toBe(true);
+    expect(verifiesWithPublicKey(publicKey, hit.id, ts, hit.body, h["webhook-signature"])).toBe(true);
     expect(JSON.parse(hit.body)).toMatchObject({ id: hit.id, type: "workflow.completed", account_id: account.id });
 
-    expect(verifiesWithPublicKey(webhook.public_key, hit.id, ts, hit.body.replace('"n":', '"m":'), h["webhook-signature"])).toBe(false);
-    expect(verifiesWithPublicKey(webhook.public_key, hit.id, String(Number(ts) + 1), hit.body, h["webhook-signature"])).toBe(false);
-    expect(verifiesWithPublicKey(webhook.public_key, `${hit.id}x`, ts, hit.body, h["webhook-signature"])).toBe(false);
+    expect(verifiesWithPublicKey(publicKey, hit.id, ts, hit.body.replace('"n":', '"m":'), h["webhook-signature"])).toBe(false);
+    expect(verifiesWithPublicKey(publicKey, hit.id, String(Number(ts) + 1), hit.body, h["webhook-signature"])).toBe(false);
+    expect(verifiesWithPublicKey(publicKey, `${hit.id}x`, ts, hit.body, h["webhook-signature"])).toBe(false);
     // An HMAC library cannot be fooled into accepting an asymmetric signature.
     expect(verifiesWithBothLibraries(`whsec_${Buffer.alloc(32, 1).toString("base64")}`, hit.body, h)).toBe(false);
 
-    const rotated = await expectStatus(server.fetch(`/v1/webhooks/${webhook.id}/rotate-secret`, { method: "POST", bearer: account.key, json: {} }), 200);
+    const rotated = await expectAnswer(api.POST("/v1/webhooks/{webhook_id}/rotate-secret", { params: { path: { webhook_id: webhook.id } }, body: {} }), 200);
     expect(rotated.secret).toBeUndefined();
     expect(rotated.public_key).toMatch(/^whpk_/);
     expect(rotated.public_key).not.toBe(webhook.public_key);
     const next = await deliverOne("ed25519");
     const nh = headersOf(next);
     expect(nh["webhook-signature"].split(" ")).toHaveLength(2);
-    for (const publicKey of [rotated.public_key, webhook.public_key]) {
-      expect(verifiesWithPublicKey(publicKey, next.id, nh["webhook-timestamp"], next.body, nh["webhook-signature"])).toBe(true);
+    for (const key of [rotated.public_key!, publicKey]) {
+      expect(verifiesWithPublicKey(key, next.id, nh["webhook-timestamp"], next.body, nh["webhook-signature"])).toBe(true);
     }
     const [newest] = nh["webhook-signature"].split(" ");
-    expect(verifiesWithPublicKey(rotated.public_key, next.id, nh["webhook-timestamp"], next.body, newest)).toBe(true);
+    expect(verifiesWithPublicKey(rotated.public_key!, next.id, nh["webhook-timestamp"], next.body, newest)).toBe(true);
   });
 });

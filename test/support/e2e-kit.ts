@@ -1,3 +1,4 @@
+import { type Answer, type BroxiClient, createClient, type Delivery, type Event, type EventInput, paginate, type WebhookCreate } from "../../client/index.js";
 import type { DevServer } from "./dev-server";
 import type { Hit } from "./sink";
 
@@ -25,16 +26,34 @@ export async function expectStatus<T = any>(res: Response | Promise<Response>, .
   return (text ? JSON.parse(text) : null) as T;
 }
 
+/** The typed API client (client/) for a running service, calling as `token`: the platform's unless another is given. */
+export function apiOf(server: DevServer, token = server.token): BroxiClient {
+  return createClient({ baseUrl: server.url, token });
+}
+
+/** The data of a client call's successful answer, throwing with the body when the status is not one of those expected. */
+export async function expectAnswer<T>(call: Answer<T> | Promise<Answer<T>>, ...statuses: number[]): Promise<T> {
+  const { data, error, response } = await call;
+  if (!statuses.includes(response.status)) {
+    throw new Error(`expected ${statuses.join("/")}, got ${response.status}: ${JSON.stringify(error ?? data ?? null).slice(0, 500)}`);
+  }
+  return data as T;
+}
+
 /** A new account and one API key on a running service. */
 export async function newAccount(server: DevServer, name = "E2E"): Promise<{ id: string; key: string }> {
-  const account = await expectStatus(server.fetch("/v1/accounts", { method: "POST", bearer: server.token, json: { name } }), 201);
-  const key = await expectStatus(server.fetch(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: server.token, json: { name: "k" } }), 201);
+  const platform = apiOf(server);
+  const account = await expectAnswer(platform.POST("/v1/accounts", { body: { name } }), 201);
+  const key = await expectAnswer(
+    platform.POST("/v1/accounts/{account_id}/api-keys", { params: { path: { account_id: account.id } }, body: { name: "k" } }),
+    201,
+  );
   return { id: account.id, key: key.key };
 }
 
-/** Creates a webhook; answers it with its secret or public key. */
-export function createWebhook(server: DevServer, key: string, body: Record<string, unknown>): Promise<any> {
-  return expectStatus(server.fetch("/v1/webhooks", { method: "POST", bearer: key, json: { events: ["*"], ...body } }), 201);
+/** Creates a webhook (for every platform event type unless `events` says otherwise); answers it with its secret or public key. */
+export function createWebhook(server: DevServer, key: string, body: Omit<WebhookCreate, "events"> & Partial<Pick<WebhookCreate, "events">>) {
+  return expectAnswer(apiOf(server, key).POST("/v1/webhooks", { body: { events: ["*"], ...body } }), 201);
 }
 
 /** A workflow.completed payload numbered `n`. */
@@ -46,14 +65,14 @@ export function completedData(n: number, extra: Record<string, unknown> = {}) {
  * Ingests one event as the platform does: on a network error or a 5xx it sends the same id again until it is
  * accepted (202, or 200 for a repeat), so an answer lost to a crash never loses the event. Answers the final status.
  */
-export async function ingestUntilAccepted(server: DevServer, event: Record<string, unknown>, giveUpMs = 240_000): Promise<{ status: number; tries: number }> {
+export async function ingestUntilAccepted(server: DevServer, event: EventInput, giveUpMs = 240_000): Promise<{ status: number; tries: number }> {
+  const platform = apiOf(server);
   const deadline = Date.now() + giveUpMs;
   for (let tries = 1; ; tries++) {
     try {
-      const res = await server.fetch("/v1/events", { method: "POST", bearer: server.token, json: event, signal: AbortSignal.timeout(30_000) });
-      const text = await res.text();
-      if (res.status === 200 || res.status === 202) return { status: res.status, tries };
-      if (res.status < 500) throw new Error(`ingest refused ${res.status}: ${text.slice(0, 300)}`);
+      const { error, response } = await platform.POST("/v1/events", { body: event, signal: AbortSignal.timeout(30_000) });
+      if (response.status === 200 || response.status === 202) return { status: response.status, tries };
+      if (response.status < 500) throw new Error(`ingest refused ${response.status}: ${JSON.stringify(error).slice(0, 300)}`);
     } catch (err) {
       if (err instanceof Error && err.message.startsWith("ingest refused")) throw err;
     }
@@ -67,19 +86,18 @@ export async function ingestUntilAccepted(server: DevServer, event: Record<strin
  * every event in it is accepted — a repeat is answered 200 with the first answer, so resending is safe.
  * Answers how many requests it took.
  */
-export async function ingestBatchUntilAccepted(server: DevServer, events: Record<string, unknown>[], giveUpMs = 240_000): Promise<{ tries: number }> {
+export async function ingestBatchUntilAccepted(server: DevServer, events: EventInput[], giveUpMs = 240_000): Promise<{ tries: number }> {
+  const platform = apiOf(server);
   const deadline = Date.now() + giveUpMs;
   for (let tries = 1; ; tries++) {
     try {
-      const res = await server.fetch("/v1/events/batch", { method: "POST", bearer: server.token, json: { events }, signal: AbortSignal.timeout(30_000) });
-      const text = await res.text();
-      if (res.status === 202 || res.status === 207) {
-        const data = JSON.parse(text).data as any[];
-        const refused = data.find((d) => d.error && (d.error.status ?? 500) < 500);
-        if (refused) throw new Error(`ingest refused: ${JSON.stringify(refused.error).slice(0, 300)}`);
-        if (data.every((d) => !d.error)) return { tries };
-      } else if (res.status < 500) {
-        throw new Error(`ingest refused ${res.status}: ${text.slice(0, 300)}`);
+      const { data, error, response } = await platform.POST("/v1/events/batch", { body: { events }, signal: AbortSignal.timeout(30_000) });
+      if (data && (response.status === 202 || response.status === 207)) {
+        const refused = data.data.find((d) => "error" in d && (d.error.status ?? 500) < 500);
+        if (refused) throw new Error(`ingest refused: ${JSON.stringify(refused).slice(0, 300)}`);
+        if (data.data.every((d) => !("error" in d))) return { tries };
+      } else if (response.status < 500) {
+        throw new Error(`ingest refused ${response.status}: ${JSON.stringify(error).slice(0, 300)}`);
       }
     } catch (err) {
       if (err instanceof Error && err.message.startsWith("ingest refused")) throw err;
@@ -89,20 +107,46 @@ export async function ingestBatchUntilAccepted(server: DevServer, events: Record
   }
 }
 
-/** Every item of a cursor-paged list route. */
+/** Every event of the account, all pages, newest first. */
+export async function listEvents(server: DevServer, key: string, query: { type?: string } = {}): Promise<Event[]> {
+  const api = apiOf(server, key);
+  return fromPages(paginate((cursor) => api.GET("/v1/events", { params: { query: { ...query, cursor, limit: 200 } } })));
+}
+
+type DeliveryQuery = { status?: Delivery["status"]; event_type?: string };
+
+/** Every delivery of a webhook, all pages, newest first; `status` and `event_type` filter as the route does. */
+export async function listDeliveries(server: DevServer, key: string, webhookId: string, query: DeliveryQuery = {}): Promise<Delivery[]> {
+  const api = apiOf(server, key);
+  return fromPages(
+    paginate((cursor) =>
+      api.GET("/v1/webhooks/{webhook_id}/deliveries", { params: { path: { webhook_id: webhookId }, query: { ...query, cursor, limit: 200 } } }),
+    ),
+  );
+}
+
+/**
+ * Every item of a list route given as a path with its query, for callers that build one
+ * (`/v1/events`, `/v1/webhooks/{id}/deliveries?status=pending`); the typed listEvents and listDeliveries underneath.
+ */
 export async function listAll(server: DevServer, bearer: string, path: string): Promise<any[]> {
-  const out: any[] = [];
-  let cursor: string | null = null;
-  const sep = path.includes("?") ? "&" : "?";
-  do {
-    const page: { data: any[]; next_cursor: string | null } = await expectStatus(
-      server.fetch(`${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { bearer }),
-      200,
-    );
-    out.push(...page.data);
-    cursor = page.next_cursor;
-  } while (cursor);
+  const url = new URL(path, server.url);
+  const query = Object.fromEntries(url.searchParams);
+  if (url.pathname === "/v1/events") return listEvents(server, bearer, query);
+  const webhook = /^\/v1\/webhooks\/([^/]+)\/deliveries$/.exec(url.pathname);
+  if (webhook) return listDeliveries(server, bearer, decodeURIComponent(webhook[1]), query as DeliveryQuery);
+  throw new Error(`listAll knows /v1/events and /v1/webhooks/{id}/deliveries, not ${path}`);
+}
+
+async function fromPages<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
   return out;
+}
+
+/** One delivery with every attempt. */
+export function getDelivery(server: DevServer, key: string, deliveryId: string) {
+  return expectAnswer(apiOf(server, key).GET("/v1/deliveries/{delivery_id}", { params: { path: { delivery_id: deliveryId } } }), 200);
 }
 
 /** Runs the cron trigger (log purge and the sweeper) once, as wrangler dev exposes it. */
