@@ -9,6 +9,8 @@ import { deliveries } from "./deliveries";
 import { docsPage } from "./docs";
 import { events } from "./events";
 import { onError, problemResponse, validationProblem } from "./problem";
+import { redelivery } from "./redelivery";
+import { stats } from "./stats";
 import { webhooks } from "./webhooks";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -69,6 +71,8 @@ export function buildApp() {
   app.route("/", events);
   app.route("/", webhooks);
   app.route("/", deliveries);
+  app.route("/", redelivery);
+  app.route("/", stats);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",
