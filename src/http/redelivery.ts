@@ -2,8 +2,9 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { QueueItem } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
+import type { EventRow } from "../events/stored";
+import { itemFor } from "../handoffs";
 import { idAtTime } from "../ids";
-import { type EventRow, itemFor } from "../ingest";
 import { IN_LIST_MAX, inLists } from "../sql";
 import { getWebhookRow, toQueueConfig, type WebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
@@ -12,14 +13,14 @@ import { bearer, errors, IdParam, json } from "./openapi";
 import { invalid, notFound, ProblemError } from "./problem";
 import { loadWebhook } from "./webhooks";
 
-/** Redelivers deliveries through their webhook's queue, rebuilding each payload from the stored event. */
+/** Redelivers deliveries through their webhook's queue, rebuilding each payload from the stored event (in the webhook's account). */
 async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: DeliveryRow[]): Promise<number> {
   if (rows.length === 0) return 0;
   const eventIds = [...new Set(rows.map((r) => r.event_id))];
   const events = new Map<string, EventRow>();
   for (const { items: chunk, marks } of inLists(eventIds)) {
-    const found = await c.env.DB.prepare(`SELECT * FROM events WHERE id IN (${marks})`)
-      .bind(...chunk)
+    const found = await c.env.DB.prepare(`SELECT * FROM events WHERE account_id = ? AND id IN (${marks})`)
+      .bind(webhook.account_id, ...chunk)
       .all<EventRow>();
     for (const e of found.results) events.set(e.id, e);
   }
