@@ -48,8 +48,9 @@ export function buildApp() {
       },
     }),
   );
+  // Every route, the dashboard's forms included: a handler that reads a body (parseBody, json) reads at most this.
   app.use(
-    "/v1/*",
+    "*",
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => problemResponse(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`),
