@@ -114,16 +114,6 @@ async function purge(env: Env, now: number): Promise<number> {
   return results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
 }
 
-interface StaleRow {
-  delivery_id: string;
-  e_id: string;
-  e_account_id: string;
-  e_type: string;
-  e_timestamp: string;
-  e_data: string;
-  e_created_at: number;
-}
-
 async function sweep(env: Env, now: number): Promise<number> {
   const overdue = now - SWEEP_AFTER_MS;
   // Deliveries held behind a failing head also look overdue here (D1 knows only when they were enqueued), and a
@@ -143,27 +133,13 @@ async function sweep(env: Env, now: number): Promise<number> {
   for (const webhook of webhooks.results) {
     try {
       const stale = await env.DB.prepare(
-        `SELECT d.id AS delivery_id, e.id AS e_id, e.account_id AS e_account_id, e.type AS e_type, e.timestamp AS e_timestamp,
-                e.data AS e_data, e.created_at AS e_created_at
-         FROM deliveries d INDEXED BY deliveries_open JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
+        `SELECT d.id AS delivery_id, e.* FROM deliveries d INDEXED BY deliveries_open JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
          WHERE d.webhook_id = ? AND d.status = 'pending' AND d.status <> 'delivered' AND d.next_attempt_at < ?
          ORDER BY d.id LIMIT ?`,
       )
         .bind(webhook.id, overdue, SWEEP_PER_WEBHOOK)
-        .all<StaleRow>();
-      const items = stale.results.map((r) => {
-        const event: EventRow = {
-          id: r.e_id,
-          account_id: r.e_account_id,
-          type: r.e_type,
-          timestamp: r.e_timestamp,
-          data: r.e_data,
-          deliveries: 0,
-          created_at: r.e_created_at,
-          handoffs: "[]",
-        };
-        return itemFor(event, webhook, r.delivery_id);
-      });
+        .all<EventRow & { delivery_id: string }>();
+      const items = stale.results.map(({ delivery_id, ...event }) => itemFor(event, webhook, delivery_id));
       const stub = queueOf(env, webhook.id);
       if (items.length > 0) await stub.enqueue(toQueueConfig(webhook), items);
       await stub.sweep();
