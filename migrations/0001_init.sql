@@ -51,18 +51,23 @@ CREATE TABLE webhooks (
 );
 CREATE INDEX webhooks_account ON webhooks(account_id, deleted_at, id);
 
+-- Keyed by account: the platform's event id is unique within its account only, so the same id in two accounts is two
+-- events. A broadcast (system.maintenance to every account) is kept once under the reserved account_id '' — the
+-- platform's record of it, which its repeat is checked against — and copied into each account it reached, so every
+-- query but the broadcast's own fan-out stays within one account (README, "Decisions where the SPEC is silent").
 CREATE TABLE events (
-  id TEXT NOT NULL PRIMARY KEY,
-  account_id TEXT,                         -- NULL for a broadcast (system.maintenance to every account)
+  account_id TEXT NOT NULL,
+  id TEXT NOT NULL,
   type TEXT NOT NULL,
   timestamp TEXT NOT NULL,
   data TEXT NOT NULL,
   deliveries INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
-  -- What ingest handed off, as a JSON array of [webhook_id, delivery_id]. A delivery's row is written by its queue
-  -- (at its outcome, or as soon as it waits), so a repeated ingest and the cron sweeper read this list to find a
-  -- hand-off that never reached its queue.
-  handoffs TEXT
+  -- What ingest handed off, as a JSON array of [webhook_id, delivery_id] (a broadcast's record lists all of them,
+  -- each account's copy its own). A delivery's row is written by its queue (at its outcome, or as soon as it waits),
+  -- so a repeated ingest and the cron sweeper read this list to find a hand-off that never reached its queue.
+  handoffs TEXT NOT NULL DEFAULT '[]',
+  PRIMARY KEY (account_id, id)
 ) WITHOUT ROWID;
 -- The event list, newest first by arrival (platform-given ids do not sort by time), and the purge, per account.
 CREATE INDEX events_account_created ON events(account_id, created_at, id);

@@ -1,7 +1,8 @@
 import { config, type Env } from "./config";
 import { queueOf } from "./delivery/queue-stub";
+import type { EventRow } from "./events/stored";
+import { itemFor, unfinishedHandoffs } from "./handoffs";
 import { idAtTime } from "./ids";
-import { type EventRow, itemFor, unfinishedHandoffs } from "./ingest";
 import type { WebhookRow } from "./webhooks/store";
 import { toQueueConfig } from "./webhooks/store";
 
@@ -40,8 +41,10 @@ const HANDOFF_EVENTS = 1000;
 /**
  * A delivery reaches D1 from its queue (at its outcome, or pending once it waits), so one whose hand-off never
  * reached the queue — ingest stopped between storing the event and the queue's answer — has no row at all. Each run
- * reads the events stored since the last one (up to SWEEP_AFTER_MS ago), and hands every delivery they list that D1
- * has no row for to its queue again (which ignores one it holds). Where it got to is one row in cron_state.
+ * reads the events stored since the last one (up to SWEEP_AFTER_MS ago), account by account, and hands every delivery
+ * they list that D1 has no row for to its queue again (which ignores one it holds). A broadcast's deliveries are
+ * listed by its copy in each account, so its own record (which lists them all, for its repeat) is not read here.
+ * Where it got to is one row in cron_state.
  */
 async function sweepHandoffs(env: Env, now: number): Promise<number> {
   const until = now - SWEEP_AFTER_MS;
@@ -50,8 +53,8 @@ async function sweepHandoffs(env: Env, now: number): Promise<number> {
   if (since >= until) return 0;
   const events = (
     await env.DB.prepare(
-      `SELECT * FROM events WHERE (account_id IN (SELECT id FROM accounts) OR account_id IS NULL) AND created_at >= ? AND created_at < ?
-         AND handoffs IS NOT NULL AND deliveries > 0 ORDER BY created_at LIMIT ?`,
+      `SELECT * FROM events WHERE account_id IN (SELECT id FROM accounts) AND created_at >= ? AND created_at < ?
+         AND deliveries > 0 ORDER BY created_at LIMIT ?`,
     )
       .bind(since, until, HANDOFF_EVENTS)
       .all<EventRow>()
@@ -98,27 +101,17 @@ async function purge(env: Env, now: number): Promise<number> {
     ).bind(below, cutoff, PURGE_ROWS),
     // Events go with their deliveries (the SPEC is silent; an unbounded event table would fill D1), but never
     // while a delivery of theirs is still pending: its redelivery is rebuilt from the event. The walk goes account
-    // by account (and the broadcasts, account_id NULL) through events_account_created, each a created_at range.
-    // An event's deliveries were made in its millisecond, so those still pending lie below the same id: the set
-    // kept back is read once per run from deliveries_open, webhook by webhook (usually it is empty).
+    // by account (and the broadcasts' own records, account_id '') through events_account_created, each a created_at
+    // range. An event's deliveries were made in its millisecond, so those still pending lie below the same id: the
+    // set kept back is read once per run from deliveries_open, webhook by webhook (usually it is empty).
     env.DB.prepare(
-      `DELETE FROM events WHERE id IN (SELECT e.id FROM events e
-         WHERE (e.account_id IN (SELECT id FROM accounts) OR e.account_id IS NULL) AND e.created_at < ?
-           AND e.id NOT IN (SELECT d.event_id FROM webhooks w CROSS JOIN deliveries d INDEXED BY deliveries_open ON d.webhook_id = w.id
-                            WHERE d.status = 'pending' AND d.status <> 'delivered' AND d.id < ?) LIMIT ?)`,
+      `DELETE FROM events WHERE (account_id, id) IN (SELECT e.account_id, e.id FROM events e
+         WHERE (e.account_id IN (SELECT id FROM accounts) OR e.account_id = '') AND e.created_at < ?
+           AND (e.account_id, e.id) NOT IN (SELECT d.account_id, d.event_id FROM webhooks w CROSS JOIN deliveries d INDEXED BY deliveries_open ON d.webhook_id = w.id
+                                            WHERE d.status = 'pending' AND d.status <> 'delivered' AND d.id < ?) LIMIT ?)`,
     ).bind(cutoff, below, PURGE_ROWS),
   ]);
   return results.reduce((n, r) => n + (r.meta.changes ?? 0), 0);
-}
-
-interface StaleRow {
-  delivery_id: string;
-  e_id: string;
-  e_account_id: string | null;
-  e_type: string;
-  e_timestamp: string;
-  e_data: string;
-  e_created_at: number;
 }
 
 async function sweep(env: Env, now: number): Promise<number> {
@@ -140,26 +133,13 @@ async function sweep(env: Env, now: number): Promise<number> {
   for (const webhook of webhooks.results) {
     try {
       const stale = await env.DB.prepare(
-        `SELECT d.id AS delivery_id, e.id AS e_id, e.account_id AS e_account_id, e.type AS e_type, e.timestamp AS e_timestamp,
-                e.data AS e_data, e.created_at AS e_created_at
-         FROM deliveries d INDEXED BY deliveries_open JOIN events e ON e.id = d.event_id
+        `SELECT d.id AS delivery_id, e.* FROM deliveries d INDEXED BY deliveries_open JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
          WHERE d.webhook_id = ? AND d.status = 'pending' AND d.status <> 'delivered' AND d.next_attempt_at < ?
          ORDER BY d.id LIMIT ?`,
       )
         .bind(webhook.id, overdue, SWEEP_PER_WEBHOOK)
-        .all<StaleRow>();
-      const items = stale.results.map((r) => {
-        const event: EventRow = {
-          id: r.e_id,
-          account_id: r.e_account_id,
-          type: r.e_type,
-          timestamp: r.e_timestamp,
-          data: r.e_data,
-          deliveries: 0,
-          created_at: r.e_created_at,
-        };
-        return itemFor(event, webhook, r.delivery_id);
-      });
+        .all<EventRow & { delivery_id: string }>();
+      const items = stale.results.map(({ delivery_id, ...event }) => itemFor(event, webhook, delivery_id));
       const stub = queueOf(env, webhook.id);
       if (items.length > 0) await stub.enqueue(toQueueConfig(webhook), items);
       await stub.sweep();

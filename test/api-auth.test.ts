@@ -338,6 +338,23 @@ describe("PLATFORM_ALLOWED_IPS", () => {
     expect(await count("SELECT count(*) AS n FROM events")).toBe(before);
   });
 
+  test.each(PLATFORM_ROUTES)("%s %s: from outside the list every credential gets the same 403, judged before the token", async (method, path, body) => {
+    const { key } = await newAccount();
+    const before = await count("SELECT count(*) AS n FROM accounts");
+    const answers = [];
+    for (const token of [undefined, "not-the-token", key, PLATFORM_TOKEN]) {
+      const { body: problem, headers } = await expectProblem(
+        callApp({ PLATFORM_ALLOWED_IPS: PLATFORM_IPS }, method, path, { token, body, ip: "192.0.2.1" }),
+        403,
+      );
+      expect(headers.get("www-authenticate")).toBeNull();
+      answers.push(problem);
+    }
+    // Nothing in the answer depends on the token: a wrong one cannot be told from the right one here.
+    expect(new Set(answers.map((a) => JSON.stringify(a))).size).toBe(1);
+    expect(await count("SELECT count(*) AS n FROM accounts")).toBe(before);
+  });
+
   test("a wrong token from an allowed address is 401", async () => {
     await expectProblem(
       callApp({ PLATFORM_ALLOWED_IPS: PLATFORM_IPS }, "POST", "/v1/accounts", { token: "not-the-token", body: { name: "x" }, ip: "203.0.113.1" }),

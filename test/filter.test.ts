@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { FILTER_LIMITS, type Filter, filterErrors, matchesFilter } from "../src/webhooks/filter";
+import { FILTER_LIMITS, type Filter, FilterSchema, filterErrors, matchesFilter } from "../src/webhooks/filter";
 
 const payload = {
   id: "evt_01",
@@ -334,3 +334,27 @@ function deepLiteral(levels: number): unknown {
 function manyConditions(n: number): Filter {
   return Object.fromEntries(Array.from({ length: n }, (_, i) => [`data.f${i}`, i]));
 }
+
+describe("__proto__, constructor and prototype as filter keys", () => {
+  // As the API receives them: JSON text, where "__proto__" is an own key like any other.
+  test.each([
+    ['{"__proto__": {"data.duration_ms": {"$gt": 60000}}}', "__proto__"],
+    ['{"constructor": {"$exists": true}}', "constructor"],
+    ['{"prototype": 1}', "prototype"],
+    ['{"data.x": 1, "__proto__": {"$eq": 1}}', "__proto__"],
+    ['{"$and": [{"data.x": 1}, {"__proto__": 1}]}', "__proto__"],
+    ['{"$not": {"constructor": 1}}', "constructor"],
+    ['{"data.constructor.prototype": 1}', "constructor"],
+  ])("%s is refused, naming %s", (json, key) => {
+    const parsed = FilterSchema.parse(JSON.parse(json));
+    expect(filterErrors(parsed).some((e) => e.includes(`segment "${key}" is reserved`))).toBe(true);
+  });
+
+  test("the schema keeps the filter exactly as sent: no key vanishes into a prototype", () => {
+    const parsed = FilterSchema.parse(JSON.parse('{"__proto__": {"data.x": 1}, "data.y": 2}'));
+    expect(Object.keys(parsed!)).toEqual(["__proto__", "data.y"]);
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(FilterSchema.parse(null)).toBeNull();
+    expect(FilterSchema.safeParse([1]).success).toBe(false);
+  });
+});

@@ -102,6 +102,34 @@ describe("random and adversarial bodies", () => {
   }, 120_000);
 });
 
+describe("__proto__, constructor and prototype as filter keys", () => {
+  // Sent as JSON text, the way a client sends them; before, {"__proto__": {…}} was stored as {} and matched everything.
+  const FILTERS = [
+    '{"__proto__": {"data.duration_ms": {"$gt": 60000}}}',
+    '{"data.duration_ms": {"$gt": 60000}, "__proto__": {"$exists": true}}',
+    '{"constructor": {"$exists": true}}',
+    '{"prototype": 1}',
+    '{"$or": [{"__proto__": 1}, {"data.x": 1}]}',
+    '{"data.constructor": 1}',
+  ];
+  test.each(FILTERS)("create and PATCH with filter %s → 422 naming filter, nothing stored or changed", async (filter) => {
+    const before = await snapshot(victim.webhookId);
+    for (const [method, path] of [
+      ["POST", "/v1/webhooks"],
+      ["PATCH", `/v1/webhooks/${victim.webhookId}`],
+    ]) {
+      const raw = `{"url": "https://example.com/h", "events": ["*"], "filter": ${filter}}`;
+      const res = await call(method, path, { token: victim.key, raw });
+      const text = await res.text();
+      expect(res.status, text).toBe(422);
+      const problem = JSON.parse(text);
+      expect(problem.errors.map((e: { path: string }) => e.path)).toContain("filter");
+      expect(problem.detail).toMatch(/is reserved/);
+    }
+    expect(await snapshot(victim.webhookId)).toEqual(before);
+  });
+});
+
 describe("one account never reaches another's objects", () => {
   const attempts = (): { method: string; path: string; body?: unknown }[] => [
     { method: "GET", path: `/v1/webhooks/${victim.webhookId}` },

@@ -69,9 +69,21 @@ async function render(c: Ctx, node: { toString(): string | Promise<string> }, st
   return c.html(`<!doctype html>${await node.toString()}`, status);
 }
 
-/** Only same-site paths may be a post-sign-in destination, so the sign-in form cannot redirect elsewhere. */
+const HERE = "https://dashboard.invalid";
+
+/**
+ * Only a path of this site may be the post-sign-in destination, so the sign-in form cannot send a person elsewhere.
+ * Browsers drop tabs and line breaks from a URL and read a backslash as "/", so "/\t/evil.example" would lead to
+ * //evil.example: the path must be printable ASCII without a backslash, must not begin with "//", and must resolve,
+ * as a browser resolves it, to this origin.
+ */
 function safeNext(next: unknown): string {
-  return typeof next === "string" && /^\/(?![/\\])/.test(next) ? next : "/";
+  if (typeof next !== "string" || next.length > 2048 || !/^\/(?!\/)[\x21-\x5b\x5d-\x7e]*$/.test(next)) return "/";
+  try {
+    return new URL(next, HERE).origin === HERE ? next : "/";
+  } catch {
+    return "/";
+  }
 }
 
 /**

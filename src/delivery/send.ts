@@ -20,6 +20,9 @@ export interface SentAttempt {
 /** Response bodies are kept in the log up to this many bytes (the rest is cut, never read into memory). */
 export const RESPONSE_BODY_LOG_BYTES = 4096;
 
+/** Response headers are kept in the log up to this many characters of names and values in all, like bodies. */
+export const RESPONSE_HEADERS_LOG_CHARS = 4096;
+
 /**
  * Sends one attempt with the injected fetch. Redirects are never followed (`redirect: "manual"`): a 3xx is an
  * answer, and following it could lead a signed request somewhere the URL check never saw. The timeout covers
@@ -36,7 +39,7 @@ export async function sendRequest(req: OutgoingRequest, fetchFn: typeof fetch = 
       result: { status: res.status, headers: res.headers },
       startedAt,
       durationMs: clock() - startedAt,
-      responseHeaders: Object.fromEntries(res.headers),
+      responseHeaders: limitHeaders(res.headers, RESPONSE_HEADERS_LOG_CHARS),
       responseBody,
     };
   } catch (err) {
@@ -79,6 +82,28 @@ async function readLimited(res: Response, limit: number): Promise<string> {
   // stream: true drops a multi-byte character cut in half at the limit instead of logging a replacement character.
   const text = new TextDecoder().decode(bytes, { stream: truncated });
   return truncated ? `${text}…[truncated]` : text;
+}
+
+/**
+ * The response headers as the log keeps them: in name order (as Headers iterate them) while they fit in `limit` characters (names and
+ * values); the first that does not fit is kept cut, ending in "…[truncated]" as a cut body does, and the rest are
+ * dropped. A receiver (or anything between) can answer with hundreds of kilobytes of headers; the log is not the
+ * place to store them every attempt for 30 days.
+ */
+export function limitHeaders(headers: Headers, limit: number): Record<string, string> {
+  const kept: Record<string, string> = {};
+  let size = 0;
+  for (const [name, value] of headers) {
+    if (size + name.length + value.length <= limit) {
+      kept[name] = value;
+      size += name.length + value.length;
+      continue;
+    }
+    const room = Math.max(0, limit - size - name.length);
+    kept[name.slice(0, Math.max(1, limit - size))] = `${value.slice(0, room)}…[truncated]`;
+    break;
+  }
+  return kept;
 }
 
 function describeNetworkError(err: unknown): string {

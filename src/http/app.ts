@@ -9,6 +9,8 @@ import { deliveries } from "./deliveries";
 import { docsPage } from "./docs";
 import { events } from "./events";
 import { onError, problemResponse, validationProblem } from "./problem";
+import { redelivery } from "./redelivery";
+import { stats } from "./stats";
 import { webhooks } from "./webhooks";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -46,8 +48,9 @@ export function buildApp() {
       },
     }),
   );
+  // Every route, the dashboard's forms included: a handler that reads a body (parseBody, json) reads at most this.
   app.use(
-    "/v1/*",
+    "*",
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
       onError: () => problemResponse(413, `The request body is larger than ${MAX_BODY_BYTES / 1024} KiB.`),
@@ -69,6 +72,8 @@ export function buildApp() {
   app.route("/", events);
   app.route("/", webhooks);
   app.route("/", deliveries);
+  app.route("/", redelivery);
+  app.route("/", stats);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

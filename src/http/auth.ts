@@ -4,11 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import { ipRestriction } from "hono/ip-restriction";
 import { config } from "../config";
 import { sha256Hex, timingSafeEqualStrings } from "../signing";
-import type { AppEnv } from "./app-env";
+import type { AppEnv, Principal } from "./app-env";
 import { ProblemError } from "./problem";
-
-/** Who is calling: the BroxiAI platform, or one account through one of its API keys. */
-export type Principal = { kind: "platform" } | { kind: "account"; accountId: string; keyId: string };
 
 /** A compiled allowlist: resolves when the connecting address is on it, throws a 403 problem when it is not. */
 type Gate = (c: Context) => Promise<void>;
@@ -76,11 +73,16 @@ function bearer(c: Context): string {
   return match[1];
 }
 
-/** Requires the platform token, compared in constant time, from an address in PLATFORM_ALLOWED_IPS. */
+/**
+ * Requires the platform token, compared in constant time, from an address in PLATFORM_ALLOWED_IPS. The address is
+ * judged first: from outside the list every request gets the same 403 whatever it carries, so a wrong token and the
+ * right one cannot be told apart there (README, "Authentication").
+ */
 export function requirePlatform(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const token = bearer(c);
     const cfg = config(c.env);
+    await allowlist(cfg.PLATFORM_ALLOWED_IPS, "platform")?.(c);
+    const token = bearer(c);
     if (!(await timingSafeEqualStrings(token, cfg.PLATFORM_TOKEN))) {
       throw new ProblemError(
         401,
@@ -91,7 +93,6 @@ export function requirePlatform(): MiddlewareHandler<AppEnv> {
         },
       );
     }
-    await allowlist(cfg.PLATFORM_ALLOWED_IPS, "platform")?.(c);
     c.set("principal", { kind: "platform" });
     await next();
   };
@@ -109,7 +110,12 @@ export function requireAccount(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Resolves an API key to its account, applying the key's allowlist; shared by the API and the dashboard. */
+/**
+ * Resolves an API key to its account, applying the key's allowlist; shared by the API and the dashboard. The list
+ * belongs to the key, so it can only be judged once the key is found: an unknown key is 401 from anywhere, a known
+ * one from outside its list 403. That tells apart only keys the caller already holds (32 random bytes, looked up by
+ * their SHA-256), so it is no way to find one.
+ */
 export async function authenticateKey(c: Context<AppEnv>, key: string): Promise<Principal & { kind: "account" }> {
   if (!key.startsWith("bxk_")) {
     throw new ProblemError(

@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { catalogDocument } from "../events/catalog";
-import { EventInputSchema, type EventRow, ingest } from "../ingest";
+import { findEvent } from "../events/store";
+import type { EventRow } from "../events/stored";
+import { EventInputSchema, ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { accountOf } from "./principal";
@@ -12,7 +14,7 @@ const EventSchema = z
     id: z.string(),
     type: z.string(),
     timestamp: z.string(),
-    account_id: z.string().nullable(),
+    account_id: z.string(),
     data: z.record(z.string(), z.unknown()),
     created_at: z.string(),
   })
@@ -87,12 +89,12 @@ function problemResponseBody(issues: readonly { path: readonly PropertyKey[]; me
   return problemBody(422, errs.map((e) => `${e.path}: ${e.message}`).join("; "), { errors: errs });
 }
 
-function toEvent(row: EventRow, accountId: string) {
+function toEvent(row: EventRow) {
   return {
     id: row.id,
     type: row.type,
     timestamp: row.timestamp,
-    account_id: row.account_id ?? accountId,
+    account_id: row.account_id,
     data: JSON.parse(row.data),
     created_at: new Date(row.created_at).toISOString(),
   };
@@ -114,9 +116,10 @@ events.openapi(
     const { cursor, limit, type } = c.req.valid("query");
     const after = cursor === undefined ? null : parseEventCursor(cursor);
     // Newest first means by ingestion time, not by id: ids the platform gives need not sort by time. Events
-    // stored in the same millisecond (one batch) follow by id, which for generated ids is their order.
+    // stored in the same millisecond (one batch) follow by id, which for generated ids is their order. A broadcast
+    // is listed through its copy in this account.
     const rows = await c.env.DB.prepare(
-      `SELECT * FROM events WHERE (account_id = ?1 OR account_id IS NULL)
+      `SELECT * FROM events WHERE account_id = ?1
        AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND (?4 IS NULL OR type = ?4)
        ORDER BY created_at DESC, id DESC LIMIT ?5`,
     )
@@ -125,7 +128,7 @@ events.openapi(
     const more = rows.results.length > limit;
     const page = more ? rows.results.slice(0, limit) : rows.results;
     const last = page[page.length - 1];
-    return c.json({ data: page.map((r) => toEvent(r, accountId)), next_cursor: more ? `${last.created_at}.${last.id}` : null }, 200);
+    return c.json({ data: page.map(toEvent), next_cursor: more ? `${last.created_at}.${last.id}` : null }, 200);
   },
 );
 
@@ -147,13 +150,10 @@ events.openapi(
     responses: { 200: json(EventSchema, "The event"), 401: errors[401], 404: errors[404] },
   }),
   async (c) => {
-    const accountId = accountOf(c);
     const { event_id } = c.req.valid("param");
-    const row = await c.env.DB.prepare("SELECT * FROM events WHERE id = ? AND (account_id = ? OR account_id IS NULL)")
-      .bind(event_id, accountId)
-      .first<EventRow>();
+    const row = await findEvent(c.env.DB, accountOf(c), event_id);
     if (!row) throw notFound("event", event_id);
-    return c.json(toEvent(row, accountId), 200);
+    return c.json(toEvent(row), 200);
   },
 );
 

@@ -1,7 +1,18 @@
+import { z } from "@hono/zod-openapi";
 import { getPath, pathError } from "./paths";
 
 /** A payload condition, MongoDB-like: `{"data.duration_ms": {"$gt": 60000}, "$or": [...]}`. */
 export type Filter = Record<string, unknown>;
+
+/**
+ * A webhook's filter as the API reads it (null for none): the JSON object exactly as sent, checked by filterErrors.
+ * Not zod's record: that rebuilds the object key by key, and assigning "__proto__" sets a prototype instead of making
+ * a key, so `{"__proto__": {…}}` came out as `{}`, a filter that matched every event. Kept as sent, it is refused.
+ */
+export const FilterSchema = z
+  .custom<Filter>((value) => isPlainObject(value), { message: "must be an object" })
+  .nullable()
+  .openapi({ type: ["object", "null"], additionalProperties: {}, example: { "data.duration_ms": { $gt: 60000 } } });
 
 /** Bounds on a filter, so matching one against every ingested event stays cheap. */
 export const FILTER_LIMITS = {

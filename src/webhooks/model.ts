@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { DEFAULT_RETRY, type RetryPolicy } from "../delivery/retry";
 import { EVENT_TYPES } from "../events/catalog";
 import { isValidHmacSecret } from "../signing";
-import { filterErrors } from "./filter";
+import { FilterSchema, filterErrors } from "./filter";
 import { patternError } from "./match";
 import { pathError } from "./paths";
 
@@ -45,7 +45,7 @@ const fields = {
   description: z.string().max(500),
   active: z.boolean(),
   headers: z.record(z.string(), z.string().max(2048)),
-  filter: z.record(z.string(), z.unknown()).nullable(),
+  filter: FilterSchema,
   ordering: z.enum(["strict", "key", "none"]),
   ordering_key: z.string().nullable(),
   retry: RetrySchema,

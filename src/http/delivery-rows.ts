@@ -1,0 +1,93 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppEnv } from "./app-env";
+import { accountOf } from "./principal";
+
+// The delivery rows as the routes read and answer them, shared by the log, redelivery and the stats.
+
+/** A delivery's statuses (SPEC). */
+export const STATUSES = ["pending", "delivered", "failed", "cancelled", "expired"] as const;
+
+/** A row of the deliveries table. */
+export interface DeliveryRow {
+  id: string;
+  webhook_id: string;
+  account_id: string;
+  event_id: string;
+  event_type: string;
+  status: (typeof STATUSES)[number];
+  attempt_count: number;
+  next_attempt_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  latency_ms: number | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
+}
+
+/**
+ * The columns of a DeliveryRow. A deliveries row also holds its first attempt when that succeeded (the first_*
+ * columns, bodies included), which only GET /v1/deliveries/{id} reads: lists name their columns instead of `*`.
+ */
+export const DELIVERY_COLUMNS =
+  "id, webhook_id, account_id, event_id, event_type, status, attempt_count, next_attempt_at, last_status_code, last_error, latency_ms, created_at, updated_at, delivered_at";
+
+/**
+ * The table and `status = ?` for reading one status. Any status but delivered is read through the partial index
+ * deliveries_open, named outright: the table's own key (webhook_id, id) looks as good to SQLite, which has no
+ * statistics, and would walk all of the webhook's deliveries. The index applies only when the WHERE says
+ * `status <> 'delivered'` literally, which for these statuses is implied anyway.
+ */
+export function statusIs(status: string): { table: string; where: string } {
+  return status === "delivered"
+    ? { table: "deliveries", where: "status = ?" }
+    : { table: "deliveries INDEXED BY deliveries_open", where: "status = ? AND status <> 'delivered'" };
+}
+
+/** A delivery as the API answers it, for the OpenAPI document. */
+export const DeliverySchema = z
+  .object({
+    id: z.string(),
+    webhook_id: z.string(),
+    event_id: z.string(),
+    event_type: z.string(),
+    status: z.enum(STATUSES),
+    attempt_count: z.number().int(),
+    next_attempt_at: z.string().nullable(),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    created_at: z.string(),
+    delivered_at: z.string().nullable(),
+  })
+  .openapi("Delivery");
+
+/** Milliseconds as the API's ISO 8601 string. */
+export const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** A delivery row as the API answers it. */
+export function toDelivery(r: DeliveryRow) {
+  return {
+    id: r.id,
+    webhook_id: r.webhook_id,
+    event_id: r.event_id,
+    event_type: r.event_type,
+    status: r.status,
+    attempt_count: r.attempt_count,
+    next_attempt_at: r.status === "pending" ? iso(r.next_attempt_at) : null,
+    last_status_code: r.last_status_code,
+    last_error: r.last_error,
+    created_at: iso(r.created_at)!,
+    delivered_at: iso(r.delivered_at),
+  };
+}
+
+/**
+ * One of the caller's deliveries, found by its id alone. Deliveries are keyed by (webhook_id, id), so this probes the
+ * key once for each of the account's webhooks (deleted ones too: their log stays readable).
+ */
+export function deliveryOfAccount<T>(c: Context<AppEnv>, columns: string, id: string): Promise<T | null> {
+  return c.env.DB.prepare(`SELECT ${columns} FROM deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?) AND id = ?`)
+    .bind(accountOf(c), id)
+    .first<T>();
+}
