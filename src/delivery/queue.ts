@@ -3,6 +3,7 @@ import { config, type Env } from "../config";
 import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { IN_LIST_MAX, inLists } from "../sql";
+import { maskHeaders, openHeaders } from "../webhooks/headers";
 import type { QueueConfig } from "../webhooks/store";
 import { type AttemptLog, closedStatement, type LogStatement, logStatements, pendingStatement, prepared } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
@@ -921,7 +922,8 @@ export class WebhookQueue extends DurableObject<Env> {
         ? JSON.stringify(toSlackMessage(JSON.parse(first.payload), { dashboardUrl: deliveryPageUrl(config(this.env).DASHBOARD_URL, first.delivery_id) }))
         : first.payload;
     const headers: Record<string, string> = {
-      ...cfg.headers,
+      // Issue 17: custom header values are stored sealed; they are opened only here, to go on the wire.
+      ...(await openHeaders(config(this.env).ENCRYPTION_KEY, cfg.headers)),
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "webhook-id": msgId,
@@ -942,7 +944,8 @@ export class WebhookQueue extends DurableObject<Env> {
         durationMs: sent.durationMs,
         statusCode: sent.result.status ?? null,
         error: sent.result.status !== undefined && sent.result.status >= 200 && sent.result.status < 300 ? null : failureReason(sent),
-        requestHeaders: headers,
+        // Issue 17: the log shows custom header values masked, like every answer.
+        requestHeaders: maskHeaders(headers, Object.keys(cfg.headers)),
         requestBody: truncateForLog(body, Math.max(4096, Math.floor(REQUEST_BODY_LOG_BYTES / unit.rows.length))),
         responseHeaders: sent.responseHeaders,
         responseBody: sent.responseBody,

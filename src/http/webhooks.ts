@@ -8,8 +8,18 @@ import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
 import { type Payload, payloadFor } from "../ingest";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
+import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
-import { getWebhookRow, type SealedKey, saveWebhookStatement, settingsColumns, toQueueConfig, toWebhook, type WebhookRow } from "../webhooks/store";
+import {
+  getWebhookRow,
+  type SealedHeaders,
+  type SealedKey,
+  saveWebhookStatement,
+  settingsColumns,
+  toQueueConfig,
+  toWebhook,
+  type WebhookRow,
+} from "../webhooks/store";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
@@ -74,11 +84,12 @@ webhooks.openapi(
     const signing = input.signing ?? "hmac";
     if (signing === "ed25519" && input.secret) throw invalid("secret", "an ed25519 webhook's key pair is generated; do not send a secret");
     const { sealed, shown } = await newSigningKey(c, signing, input.secret);
+    const headers = await sealHeaders(config(c.env).ENCRYPTION_KEY, settings.headers);
     const now = Date.now();
     const row: WebhookRow = {
       id: newId("wh", now),
       account_id: accountOf(c),
-      ...settingsColumns(settings),
+      ...settingsColumns(settings, headers),
       disabled_reason: null,
       signing,
       public_key: shown.public_key ?? null,
@@ -141,10 +152,13 @@ webhooks.openapi(
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
     const patch = c.req.valid("json");
     const current = { ...toWebhook(row) } as WebhookSettings;
+    // Kept headers are sealed as they were; only the values this PATCH sends are sealed anew (a merge patch).
+    const headers = await patchHeaders(config(c.env).ENCRYPTION_KEY, JSON.parse(row.headers) as SealedHeaders, patch.headers);
     const merged: WebhookSettings = {
       ...current,
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
       retry: { ...current.retry, ...patch.retry },
+      headers: maskedHeaders(headers),
     } as WebhookSettings;
     const checked = WebhookCheckSchema.safeParse(merged);
     if (!checked.success) {
@@ -155,7 +169,7 @@ webhooks.openapi(
     const reenabled = patch.active === true;
     const updated: WebhookRow = {
       ...row,
-      ...settingsColumns(merged),
+      ...settingsColumns(merged, headers),
       disabled_reason: reenabled ? null : row.disabled_reason,
       updated_at: Math.max(now, row.updated_at + 1),
     };
