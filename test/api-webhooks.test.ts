@@ -1,8 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, test } from "vitest";
+import { describe, expect, inject, test } from "vitest";
 import { buildApp } from "../src/http/app";
 import { call, expectJson, expectProblem, newAccount, receiver } from "./support/api";
+import { setDns } from "./support/receiver";
 
 /** Asserts a 422 that names `path` among its field errors, and in its detail. */
 async function expectInvalid(res: Response | Promise<Response>, path: string) {
@@ -329,7 +330,8 @@ const PRIVATE_URLS: [url: string][] = [
 ];
 
 describe("with ALLOW_PRIVATE_DESTINATIONS=false", () => {
-  const strict = { ALLOW_PRIVATE_DESTINATIONS: "false" };
+  // Host names are resolved through the fake DNS-over-HTTPS resolver started beside the receiver.
+  const strict = { ALLOW_PRIVATE_DESTINATIONS: "false", DNS_RESOLVER_URL: inject("resolverUrl") };
 
   test.each(PRIVATE_URLS)("create with %s → 422 url", async (url) => {
     const { key } = await newAccount();
@@ -350,6 +352,48 @@ describe("with ALLOW_PRIVATE_DESTINATIONS=false", () => {
   test.each([["https://example.com/h"], ["https://1.1.1.1:8443/hooks?x=1"], ["https://[2606:4700::1111]/h"]])("public %s is accepted", async (url) => {
     const { key } = await newAccount();
     await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url, events: ["*"] } }), 201);
+  });
+
+  test.each([
+    ["a name that resolves to loopback", "loopback.dns.example", { A: ["127.0.0.1"] }, "127.0.0.1 (loopback address)"],
+    ["a nip.io-style name", "127.0.0.1.nip.example", { A: ["127.0.0.1"] }, "127.0.0.1 (loopback address)"],
+    ["a name that resolves to metadata", "meta.dns.example", { A: ["169.254.169.254"] }, "cloud metadata"],
+    ["a name that resolves to CGNAT", "cgnat.dns.example", { A: ["100.100.1.1"] }, "carrier-grade NAT"],
+    ["a name with one private address among public ones", "mixed.dns.example", { A: ["93.184.215.14", "192.168.1.9"] }, "192.168.1.9 (private address)"],
+    ["a name whose IPv6 answer is IPv4-mapped private", "v6.dns.example", { AAAA: ["::ffff:10.0.0.1"] }, "IPv4-mapped form of the private address"],
+    ["a CNAME to a name that resolves to loopback", "alias.dns.example", { CNAME: "loopback.dns.example" }, "127.0.0.1"],
+  ])("create with %s → 422 url naming the address", async (_name, host, record, named) => {
+    const resolverUrl = inject("resolverUrl");
+    await setDns(resolverUrl, "loopback.dns.example", { A: ["127.0.0.1"] });
+    await setDns(resolverUrl, host, record);
+    const { key } = await newAccount();
+    const before = await count("SELECT count(*) AS n FROM webhooks");
+    const problem = await expectInvalid(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: `https://${host}/h`, events: ["*"] } }), "url");
+    expect(problem.detail).toContain(named);
+    expect(await count("SELECT count(*) AS n FROM webhooks")).toBe(before);
+  });
+
+  test.each([["https://vm:9443/"], ["https://localhost.localdomain/"], ["https://router.home.arpa/"]])(
+    "create with %s → 422 url, by its name alone",
+    async (url) => {
+      const { key } = await newAccount();
+      await expectInvalid(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url, events: ["*"] } }), "url");
+    },
+  );
+
+  test("a PATCH to a name that resolves to a private address → 422, nothing changed", async () => {
+    await setDns(inject("resolverUrl"), "patch-private.dns.example", { A: ["10.2.3.4"] });
+    const { key } = await newAccount();
+    const wh = await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://example.com/h", events: ["*"] } }), 201);
+    await expectInvalid(callApp(strict, "PATCH", `/v1/webhooks/${wh.id}`, { token: key, body: { url: "https://patch-private.dns.example/h" } }), "url");
+    expect((await expectJson(call("GET", `/v1/webhooks/${wh.id}`, { token: key }), 200)).url).toBe("https://example.com/h");
+  });
+
+  test("a name that resolves to public addresses, or not at all yet, is accepted", async () => {
+    await setDns(inject("resolverUrl"), "public.dns.example", { A: ["93.184.215.14"], AAAA: ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"] });
+    const { key } = await newAccount();
+    await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://public.dns.example/h", events: ["*"] } }), 201);
+    await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://not-yet.dns.example/h", events: ["*"] } }), 201);
   });
 
   test("with ALLOW_PRIVATE_DESTINATIONS=true, http and loopback are accepted", async () => {

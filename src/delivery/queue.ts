@@ -4,10 +4,11 @@ import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { IN_LIST_MAX, inLists } from "../sql";
 import { maskHeaders, openHeaders } from "../webhooks/headers";
+import { destinationOptions, sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/store";
 import { type AttemptLog, closedStatement, type LogStatement, logStatements, pendingStatement, prepared } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
-import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
+import type { OutgoingRequest, SentAttempt } from "./send";
 import { toSlackMessage } from "./slack";
 
 /** One delivery handed to a webhook's queue: the event's payload as this webhook receives it (already redacted). */
@@ -935,7 +936,8 @@ export class WebhookQueue extends DurableObject<Env> {
       "x-broxiai-sequence": unit.batchId ? `${first.seq}-${unit.rows[unit.rows.length - 1].seq}` : String(first.seq),
     };
     const request: OutgoingRequest = { url: cfg.url, headers, body, timeoutMs: cfg.timeout_ms };
-    const sent = await sendRequest(request);
+    // Issue 17: the destination is checked (URL rules, then its host's DNS) before every send; a refusal is a failed attempt.
+    const sent = await sendChecked(request, destinationOptions(config(this.env)));
     return {
       sent,
       attempt: {

@@ -10,6 +10,7 @@ import { type Payload, payloadFor } from "../ingest";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
+import { destinationOptions, resolutionError } from "../webhooks/resolve";
 import {
   getWebhookRow,
   type SealedHeaders,
@@ -40,8 +41,10 @@ export async function loadWebhook(c: Context<AppEnv>, id: string): Promise<Webho
   return row;
 }
 
-function checkUrl(c: Context<AppEnv>, url: string): void {
-  const err = destinationError(url, { allowPrivate: config(c.env).ALLOW_PRIVATE_DESTINATIONS });
+/** The URL as written, then (unless private destinations are allowed) what its host resolves to. */
+async function checkUrl(c: Context<AppEnv>, url: string): Promise<void> {
+  const cfg = config(c.env);
+  const err = destinationError(url, { allowPrivate: cfg.ALLOW_PRIVATE_DESTINATIONS }) ?? (await resolutionError(url, destinationOptions(cfg)));
   if (err) throw invalid("url", err);
 }
 
@@ -79,7 +82,7 @@ webhooks.openapi(
   }),
   async (c) => {
     const input = c.req.valid("json");
-    checkUrl(c, input.url);
+    await checkUrl(c, input.url);
     const settings = withDefaults(input);
     const signing = input.signing ?? "hmac";
     if (signing === "ed25519" && input.secret) throw invalid("secret", "an ed25519 webhook's key pair is generated; do not send a secret");
@@ -164,7 +167,7 @@ webhooks.openapi(
     if (!checked.success) {
       throw validationProblem(checked.error.issues);
     }
-    if (patch.url !== undefined) checkUrl(c, patch.url);
+    if (patch.url !== undefined) await checkUrl(c, patch.url);
     const now = Date.now();
     const reenabled = patch.active === true;
     const updated: WebhookRow = {
