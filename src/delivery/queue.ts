@@ -6,6 +6,7 @@ import { IN_LIST_MAX, inLists } from "../sql";
 import { maskHeaders, openHeaders } from "../webhooks/headers";
 import { destinationOptions, sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/store";
+import { TestThrottle } from "../webhooks/test-throttle";
 import { type AttemptLog, closedStatement, type LogStatement, logStatements, pendingStatement, prepared } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
 import type { OutgoingRequest, SentAttempt } from "./send";
@@ -222,6 +223,8 @@ export class WebhookQueue extends DurableObject<Env> {
   #keys: { sealed: string; keys: SigningKey[] } | null = null;
   #tokens = 0;
   #tokensAt = 0;
+  /** Issue 17: the test route's own rate, per webhook (in memory: an eviction only refills it). */
+  #testThrottle = new TestThrottle();
   #outboxCount = 0;
   #sent: Sent[] = [];
   #sentSeqs = new Set<number>();
@@ -385,6 +388,20 @@ export class WebhookQueue extends DurableObject<Env> {
     await this.#flushLog();
     await this.#sendOrArm();
     return { requeued };
+  }
+
+  /**
+   * Issue 17: whether a test send may go now: the test route's documented rate, and the webhook's rate_limit_per_s,
+   * which test sends share with deliveries. Answers the milliseconds to wait; 0 means go, and both are taken.
+   */
+  async reserveTest(cfg: QueueConfig): Promise<number> {
+    const c = await this.#adopt(cfg);
+    const now = Date.now();
+    const wait = this.#testThrottle.wait(now);
+    if (wait > 0) return wait;
+    if (this.#takeTokens(c, 1) < 1) return Math.ceil(((1 - this.#tokens) * 1000) / (c.rate_limit_per_s ?? 1));
+    this.#testThrottle.take(now);
+    return 0;
   }
 
   /** Sends one event now, outside the queue, and answers what the receiver said (the test route). Logged too. */

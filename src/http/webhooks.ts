@@ -1,12 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
-import { closedStatement, pendingStatement, prepared } from "../delivery/log";
-import type { QueueItem, TestResult } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
-import { type Payload, payloadFor } from "../ingest";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
@@ -23,10 +20,11 @@ import {
 } from "../webhooks/store";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
-import { invalid, notFound, ProblemError, validationProblem } from "./problem";
+import { invalid, notFound, validationProblem } from "./problem";
+import { sendTestEvent } from "./test-send";
 
 /** Webhooks: create, list, read, change, delete, rotate, test. */
 export const webhooks = new OpenAPIHono<AppEnv>();
@@ -298,7 +296,15 @@ webhooks.openapi(
       "Sends `webhook.test`, or a sample of `type`, signed like any delivery, even to an inactive webhook; answers what the receiver said. It is logged as a delivery too.",
     security: bearer,
     request: { params: WebhookParam, body: { required: false, ...json(z.object({ type: z.string().optional() }).strict()) } },
-    responses: { 200: json(TestAnswer, "What the receiver answered"), ...errors },
+    responses: {
+      200: json(TestAnswer, "What the receiver answered"),
+      429: {
+        description: "Past the test route's rate (10 a minute per webhook, 5 at once) or the webhook's rate_limit_per_s; see Retry-After",
+        headers: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } } },
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+      ...errors,
+    },
   }),
   async (c) => {
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
@@ -310,28 +316,3 @@ webhooks.openapi(
     return c.json(result, 200);
   },
 );
-
-/** Sends one sample event through the webhook's queue (the only sender) and records it as a delivery. */
-export async function sendTestEvent(
-  c: Context<AppEnv>,
-  row: WebhookRow,
-  type: string,
-  data: Record<string, unknown>,
-): Promise<TestResult & { delivery_id: string }> {
-  const now = Date.now();
-  const event: Payload = { id: newId("evt", now), type, timestamp: new Date(now).toISOString(), account_id: row.account_id, data };
-  const deliveryId = newId("dlv", now);
-  const item: QueueItem = { delivery_id: deliveryId, event_id: event.id, event_type: type, payload: payloadFor(event, row), created_at: now };
-  await prepared(c.env.DB, pendingStatement(row.id, row.account_id, item, now, now)).run();
-  let result: TestResult;
-  try {
-    result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), item);
-  } catch (err) {
-    // A test send has no stored event, so the sweeper would never settle it: settle it here.
-    const message = err instanceof Error ? err.message : String(err);
-    console.error("test send failed before reaching the receiver", row.id, message);
-    await prepared(c.env.DB, closedStatement(row.id, row.account_id, item, "failed", "the test could not be sent; try again", Date.now())).run();
-    throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
-  }
-  return { ...result, delivery_id: deliveryId };
-}
