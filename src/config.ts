@@ -16,6 +16,7 @@ export interface Env {
   ALARM_MIN_DELAY_MS?: string;
   DASHBOARD_URL?: string;
   DNS_RESOLVER_URL?: string;
+  MAX_WEBHOOKS_PER_ACCOUNT?: string;
 }
 
 const flag = z
@@ -55,6 +56,7 @@ const ConfigSchema = z.object({
   DASHBOARD_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
   // Cloudflare's resolver is the one Workers' own fetch() uses, so our verdict and the connection see the same answer.
   DNS_RESOLVER_URL: z.url({ protocol: /^https?$/ }).default("https://cloudflare-dns.com/dns-query"),
+  MAX_WEBHOOKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(100),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

@@ -405,6 +405,34 @@ describe("with ALLOW_PRIVATE_DESTINATIONS=false", () => {
   });
 });
 
+describe("webhooks per account", () => {
+  const capped = { MAX_WEBHOOKS_PER_ACCOUNT: "3" };
+  const create = (key: string, n: number) => callApp(capped, "POST", "/v1/webhooks", { token: key, body: { url: `https://example.com/${n}`, events: ["*"] } });
+
+  test("past MAX_WEBHOOKS_PER_ACCOUNT → 422 saying so; another account is not affected; a deleted one frees its place", async () => {
+    const { key } = await newAccount();
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push(await expectJson(create(key, i), 201));
+    const problem = await expectProblem(create(key, 3), 422);
+    expect(problem.detail).toMatch(/already has 3 webhooks.*MAX_WEBHOOKS_PER_ACCOUNT/);
+    expect((await expectJson(call("GET", "/v1/webhooks", { token: key }), 200)).data).toHaveLength(3);
+
+    const other = await newAccount("Other");
+    await expectJson(create(other.key, 0), 201);
+
+    expect((await call("DELETE", `/v1/webhooks/${made[0].id}`, { token: key })).status).toBe(204);
+    await expectJson(create(key, 4), 201);
+    await expectProblem(create(key, 5), 422);
+  });
+
+  test("creates at once cannot pass the cap together", async () => {
+    const { key } = await newAccount();
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => create(key, i)));
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 201, 201, 422, 422, 422]);
+    expect((await expectJson(call("GET", "/v1/webhooks", { token: key }), 200)).data).toHaveLength(3);
+  });
+});
+
 describe("list", () => {
   test("pages with a cursor, newest first, with no duplicates", async () => {
     const { key } = await newAccount();

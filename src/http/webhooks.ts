@@ -10,6 +10,7 @@ import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSet
 import { destinationOptions, resolutionError } from "../webhooks/resolve";
 import {
   getWebhookRow,
+  insertWebhookStatement,
   type SealedHeaders,
   type SealedKey,
   saveWebhookStatement,
@@ -23,7 +24,7 @@ import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
-import { invalid, notFound, validationProblem } from "./problem";
+import { invalid, notFound, ProblemError, validationProblem } from "./problem";
 import { sendTestEvent } from "./test-send";
 
 /** Webhooks: create, list, read, change, delete, rotate, test. */
@@ -99,7 +100,16 @@ webhooks.openapi(
       updated_at: now,
       deleted_at: null,
     };
-    await save(c, row);
+    // The cap is checked by the insert itself, so concurrent creates cannot pass it together.
+    const cap = config(c.env).MAX_WEBHOOKS_PER_ACCOUNT;
+    const inserted = await insertWebhookStatement(c.env.DB, row, cap).run();
+    if (inserted.meta.changes === 0) {
+      throw new ProblemError(
+        422,
+        `This account already has ${cap} webhooks, the most it may have (MAX_WEBHOOKS_PER_ACCOUNT). Delete one it no longer needs, or ask the operator for a higher limit.`,
+      );
+    }
+    await queueOf(c.env, row.id).configure(toQueueConfig(row));
     return c.json({ ...toWebhook(row), ...shown }, 201);
   },
 );

@@ -166,6 +166,20 @@ export function saveWebhookStatement(db: D1Database, row: WebhookRow): D1Prepare
     .bind(...cols.map((c) => row[c]));
 }
 
+/**
+ * Inserts a new webhook unless its account already has `cap` (deleted ones do not count). One statement, so two
+ * creates at once cannot both take the last place; the caller reads `meta.changes` (0: refused).
+ */
+export function insertWebhookStatement(db: D1Database, row: WebhookRow, cap: number): D1PreparedStatement {
+  const cols = Object.keys(row) as (keyof WebhookRow)[];
+  return db
+    .prepare(
+      `INSERT INTO webhooks (${cols.join(", ")}) SELECT ${cols.map(() => "?").join(", ")}
+       WHERE (SELECT count(*) FROM webhooks WHERE account_id = ? AND deleted_at IS NULL) < ?`,
+    )
+    .bind(...cols.map((c) => row[c]), row.account_id, cap);
+}
+
 /** The active webhooks that may receive an event of this account (every account's, for a broadcast). */
 export async function subscribedWebhooks(db: D1Database, accountId: string | null): Promise<WebhookRow[]> {
   return (await subscribedWebhooksQuery(db, accountId).all<WebhookRow>()).results;
