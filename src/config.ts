@@ -15,6 +15,8 @@ export interface Env {
   SECRET_ROTATION_GRACE_HOURS?: string;
   ALARM_MIN_DELAY_MS?: string;
   DASHBOARD_URL?: string;
+  DNS_RESOLVER_URL?: string;
+  MAX_WEBHOOKS_PER_ACCOUNT?: string;
 }
 
 const flag = z
@@ -52,6 +54,9 @@ const ConfigSchema = z.object({
   SECRET_ROTATION_GRACE_HOURS: z.coerce.number().min(0).default(24),
   ALARM_MIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   DASHBOARD_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
+  // Cloudflare's resolver is the one Workers' own fetch() uses, so our verdict and the connection see the same answer.
+  DNS_RESOLVER_URL: z.url({ protocol: /^https?$/ }).default("https://cloudflare-dns.com/dns-query"),
+  MAX_WEBHOOKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(100),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

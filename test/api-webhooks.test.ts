@@ -1,8 +1,9 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, test } from "vitest";
+import { describe, expect, inject, test } from "vitest";
 import { buildApp } from "../src/http/app";
 import { call, expectJson, expectProblem, newAccount, receiver } from "./support/api";
+import { setDns } from "./support/receiver";
 
 /** Asserts a 422 that names `path` among its field errors, and in its detail. */
 async function expectInvalid(res: Response | Promise<Response>, path: string) {
@@ -180,7 +181,6 @@ describe("create", () => {
     ],
     ["key ordering with its key", { ordering: "key", ordering_key: "data.execution_id" }],
     ["no ordering", { ordering: "none" }],
-    ["custom headers", { headers: { "x-team": "ml", Authorization: "Bearer abc" } }],
     ["a partial retry policy", { retry: { max_attempts: 1 } }],
     ["the retry bounds", { retry: { max_attempts: 30, base_delay_ms: 100, multiplier: 10, max_delay_ms: 100 } }],
     ["the longest timeout", { timeout_ms: 30_000 }],
@@ -232,6 +232,7 @@ const INVALID: [name: string, body: Record<string, unknown>, path: string][] = [
   ["content-length header", { headers: { "content-length": "1" } }, "headers.content-length"],
   ["a header name with a space", { headers: { "x bad": "1" } }, "headers.x bad"],
   ["a header value with a line break", { headers: { "x-ok": "a\r\nx-evil: 1" } }, "headers.x-ok"],
+  ["a header value with NUL", { headers: { "x-ok": "a\u0000b" } }, "headers.x-ok"],
   ["a header value that is not a string", { headers: { "x-ok": 1 } }, "headers.x-ok"],
   ["retry.max_attempts 0", { retry: { max_attempts: 0 } }, "retry.max_attempts"],
   ["retry.max_attempts 31", { retry: { max_attempts: 31 } }, "retry.max_attempts"],
@@ -329,7 +330,8 @@ const PRIVATE_URLS: [url: string][] = [
 ];
 
 describe("with ALLOW_PRIVATE_DESTINATIONS=false", () => {
-  const strict = { ALLOW_PRIVATE_DESTINATIONS: "false" };
+  // Host names are resolved through the fake DNS-over-HTTPS resolver started beside the receiver.
+  const strict = { ALLOW_PRIVATE_DESTINATIONS: "false", DNS_RESOLVER_URL: inject("resolverUrl") };
 
   test.each(PRIVATE_URLS)("create with %s → 422 url", async (url) => {
     const { key } = await newAccount();
@@ -352,12 +354,82 @@ describe("with ALLOW_PRIVATE_DESTINATIONS=false", () => {
     await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url, events: ["*"] } }), 201);
   });
 
+  test.each([
+    ["a name that resolves to loopback", "loopback.dns.example", { A: ["127.0.0.1"] }, "127.0.0.1 (loopback address)"],
+    ["a nip.io-style name", "127.0.0.1.nip.example", { A: ["127.0.0.1"] }, "127.0.0.1 (loopback address)"],
+    ["a name that resolves to metadata", "meta.dns.example", { A: ["169.254.169.254"] }, "cloud metadata"],
+    ["a name that resolves to CGNAT", "cgnat.dns.example", { A: ["100.100.1.1"] }, "carrier-grade NAT"],
+    ["a name with one private address among public ones", "mixed.dns.example", { A: ["93.184.215.14", "192.168.1.9"] }, "192.168.1.9 (private address)"],
+    ["a name whose IPv6 answer is IPv4-mapped private", "v6.dns.example", { AAAA: ["::ffff:10.0.0.1"] }, "IPv4-mapped form of the private address"],
+    ["a CNAME to a name that resolves to loopback", "alias.dns.example", { CNAME: "loopback.dns.example" }, "127.0.0.1"],
+  ])("create with %s → 422 url naming the address", async (_name, host, record, named) => {
+    const resolverUrl = inject("resolverUrl");
+    await setDns(resolverUrl, "loopback.dns.example", { A: ["127.0.0.1"] });
+    await setDns(resolverUrl, host, record);
+    const { key } = await newAccount();
+    const before = await count("SELECT count(*) AS n FROM webhooks");
+    const problem = await expectInvalid(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: `https://${host}/h`, events: ["*"] } }), "url");
+    expect(problem.detail).toContain(named);
+    expect(await count("SELECT count(*) AS n FROM webhooks")).toBe(before);
+  });
+
+  test.each([["https://vm:9443/"], ["https://localhost.localdomain/"], ["https://router.home.arpa/"]])(
+    "create with %s → 422 url, by its name alone",
+    async (url) => {
+      const { key } = await newAccount();
+      await expectInvalid(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url, events: ["*"] } }), "url");
+    },
+  );
+
+  test("a PATCH to a name that resolves to a private address → 422, nothing changed", async () => {
+    await setDns(inject("resolverUrl"), "patch-private.dns.example", { A: ["10.2.3.4"] });
+    const { key } = await newAccount();
+    const wh = await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://example.com/h", events: ["*"] } }), 201);
+    await expectInvalid(callApp(strict, "PATCH", `/v1/webhooks/${wh.id}`, { token: key, body: { url: "https://patch-private.dns.example/h" } }), "url");
+    expect((await expectJson(call("GET", `/v1/webhooks/${wh.id}`, { token: key }), 200)).url).toBe("https://example.com/h");
+  });
+
+  test("a name that resolves to public addresses, or not at all yet, is accepted", async () => {
+    await setDns(inject("resolverUrl"), "public.dns.example", { A: ["93.184.215.14"], AAAA: ["2606:2800:21f:cb07:6820:80da:af6b:8b2c"] });
+    const { key } = await newAccount();
+    await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://public.dns.example/h", events: ["*"] } }), 201);
+    await expectJson(callApp(strict, "POST", "/v1/webhooks", { token: key, body: { url: "https://not-yet.dns.example/h", events: ["*"] } }), 201);
+  });
+
   test("with ALLOW_PRIVATE_DESTINATIONS=true, http and loopback are accepted", async () => {
     const { key } = await newAccount();
     await expectJson(
       callApp({ ALLOW_PRIVATE_DESTINATIONS: "true" }, "POST", "/v1/webhooks", { token: key, body: { url: "http://127.0.0.1:8787/h", events: ["*"] } }),
       201,
     );
+  });
+});
+
+describe("webhooks per account", () => {
+  const capped = { MAX_WEBHOOKS_PER_ACCOUNT: "3" };
+  const create = (key: string, n: number) => callApp(capped, "POST", "/v1/webhooks", { token: key, body: { url: `https://example.com/${n}`, events: ["*"] } });
+
+  test("past MAX_WEBHOOKS_PER_ACCOUNT → 422 saying so; another account is not affected; a deleted one frees its place", async () => {
+    const { key } = await newAccount();
+    const made = [];
+    for (let i = 0; i < 3; i++) made.push(await expectJson(create(key, i), 201));
+    const problem = await expectProblem(create(key, 3), 422);
+    expect(problem.detail).toMatch(/already has 3 webhooks.*MAX_WEBHOOKS_PER_ACCOUNT/);
+    expect((await expectJson(call("GET", "/v1/webhooks", { token: key }), 200)).data).toHaveLength(3);
+
+    const other = await newAccount("Other");
+    await expectJson(create(other.key, 0), 201);
+
+    expect((await call("DELETE", `/v1/webhooks/${made[0].id}`, { token: key })).status).toBe(204);
+    await expectJson(create(key, 4), 201);
+    await expectProblem(create(key, 5), 422);
+  });
+
+  test("creates at once cannot pass the cap together", async () => {
+    const { key } = await newAccount();
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => create(key, i)));
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 201, 201, 422, 422, 422]);
+    expect((await expectJson(call("GET", "/v1/webhooks", { token: key }), 200)).data).toHaveLength(3);
   });
 });
 

@@ -235,9 +235,12 @@ describe("the delivery log", () => {
     expect(new TextEncoder().encode(a1.response_body).length).toBeLessThanOrEqual(4096 + 20);
     expect(a2).toMatchObject({ number: 2, status_code: 200, error: null, response_body: '{"ok":true}', request_body: got[1].body });
     for (const [i, a] of d.attempts.entries()) {
-      for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature", "x-broxiai-attempt", "x-broxiai-sequence", "x-team", "user-agent"]) {
+      for (const name of ["webhook-id", "webhook-timestamp", "webhook-signature", "x-broxiai-attempt", "x-broxiai-sequence", "user-agent"]) {
         expect(a.request_headers[name], name).toBe(got[i].headers[name]);
       }
+      // A custom header's value is a secret: the receiver got it, the log shows it masked.
+      expect(got[i].headers["x-team"]).toBe("core");
+      expect(a.request_headers["x-team"]).toBe("…");
       expect(a.duration_ms).toBeGreaterThanOrEqual(0);
       expect(Date.parse(a.started_at)).toBeGreaterThan(Date.now() - 60_000);
     }

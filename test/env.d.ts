@@ -11,5 +11,6 @@ declare global {
 declare module "vitest" {
   export interface ProvidedContext {
     receiverUrl: string;
+    resolverUrl: string;
   }
 }

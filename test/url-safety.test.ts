@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { destinationError } from "../src/webhooks/url-safety";
+import { addressProblem, destinationError, isIpLiteral, nameProblem } from "../src/webhooks/url-safety";
 
 const strict = { allowPrivate: false };
 const local = { allowPrivate: true };
@@ -72,6 +72,11 @@ describe("destinationError, private destinations refused", () => {
     ["GCP metadata", "https://metadata.google.internal/computeMetadata/v1/"],
     ["GCP metadata, trailing dot", "https://metadata.google.internal./x"],
     ["GCP metadata, upper case", "https://METADATA.Google.Internal/x"],
+    ["a one-label name from a hosts file", "https://vm:9443/x"],
+    ["a one-label name, trailing dot", "https://db./x"],
+    ["localhost.localdomain", "https://localhost.localdomain/x"],
+    ["a *.localdomain name", "https://box.localdomain/x"],
+    ["a home network name", "https://router.home.arpa/x"],
   ])("%s: %s", (_name, url) => {
     const message = destinationError(url, strict);
     expect(message).toMatch(/^The webhook URL points at .+; use a publicly reachable host\.$/);
@@ -151,5 +156,51 @@ describe("destinationError, accepted", () => {
 
   test.each(["http://127.0.0.1:8787/x", "http://localhost:8787/x", "http://[::1]:8787/x", "https://10.0.0.5/x"])("allowPrivate permits %s", (url) => {
     expect(destinationError(url, local)).toBeNull();
+  });
+});
+
+describe("addressProblem, for the addresses a DNS answer holds", () => {
+  test.each([
+    ["127.0.0.1", "loopback address"],
+    ["10.0.0.1", "private address"],
+    ["100.64.0.1", "carrier-grade NAT address"],
+    ["169.254.169.254", "cloud metadata address"],
+    ["::1", "loopback address"],
+    ["fe80::1", "link-local address"],
+    ["fd00:ec2::254", "cloud metadata address"],
+    ["::ffff:127.0.0.1", "IPv4-mapped form of the loopback address 127.0.0.1"],
+    ["::ffff:a9fe:a9fe", "IPv4-mapped form of the cloud metadata address 169.254.169.254"],
+    ["64:ff9b::a00:1", "NAT64 form of the private address 10.0.0.1"],
+    ["not an address", "unreadable address"],
+  ])("%s → %s", (address, problem) => {
+    expect(addressProblem(address)).toBe(problem);
+  });
+
+  test.each(["93.184.215.14", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])("%s is public", (address) => {
+    expect(addressProblem(address)).toBeNull();
+  });
+});
+
+describe("nameProblem and isIpLiteral", () => {
+  test.each([
+    ["localhost.", "loopback name"],
+    ["metadata.google.internal.", "internal name, used for cloud metadata and private services"],
+    ["vm", "single-label name, which only a local network resolves"],
+    ["printer.local", "local-network mDNS name"],
+  ])("%s → %s", (name, problem) => {
+    expect(nameProblem(name)).toBe(problem);
+  });
+
+  test("a public name has no problem", () => {
+    expect(nameProblem("edge.cdn.example.net.")).toBeNull();
+  });
+
+  test.each([
+    ["127.0.0.1", true],
+    ["[::1]", true],
+    ["example.com", false],
+    ["vm", false],
+  ])("isIpLiteral(%s) is %s", (host, literal) => {
+    expect(isIpLiteral(host)).toBe(literal);
   });
 });

@@ -32,6 +32,7 @@ const LABELS: Record<string, string> = {
   format: "Format",
   redact: "Redacted paths",
   headers: "Custom headers",
+  headers_shown: "Custom headers",
   signing: "Signing",
 };
 
@@ -327,7 +328,17 @@ export function WebhookForm(props: { mode: "create" | "edit"; action: string; va
           placeholder="data.message.content"
           hint='One payload path per line, replaced with "[redacted]" before sending and in the logs.'
         />
-        <TextArea {...fp} name="headers" placeholder="X-Team: billing" hint='One "Name: value" per line, added to every request.' />
+        <TextArea
+          {...fp}
+          name="headers"
+          placeholder="Authorization: Bearer <token>"
+          hint={
+            props.mode === "edit"
+              ? 'One "Name: value" per line, added to every request. Saved values are secret and shown masked: leave a line as it is to keep its value, write a new value to replace it, delete the line to remove the header.'
+              : 'One "Name: value" per line, added to every request. Values are kept secret: after saving they are only ever shown masked (Bearer …3f9a).'
+          }
+        />
+        {props.mode === "edit" ? <input type="hidden" name="headers_shown" value={v.headers_shown} /> : null}
       </details>
 
       <div class="actions">

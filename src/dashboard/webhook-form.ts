@@ -26,6 +26,8 @@ export interface FormValues {
   format: string;
   redact: string;
   headers: string;
+  /** The edit form's headers as it showed them (JSON of name → masked value), so a line left alone keeps its value. */
+  headers_shown: string;
   signing: string;
 }
 
@@ -49,6 +51,7 @@ export const TEXT_FIELDS = [
   "format",
   "redact",
   "headers",
+  "headers_shown",
   "signing",
 ] as const satisfies readonly Exclude<keyof FormValues, "events">[];
 
@@ -77,6 +80,7 @@ export function emptyValues(): FormValues {
     format: "json",
     redact: "",
     headers: "",
+    headers_shown: "",
     signing: "hmac",
   };
 }
@@ -103,9 +107,11 @@ export function valuesFromWebhook(w: WebhookView, offered: readonly string[]): F
     filter: w.filter ? JSON.stringify(w.filter, null, 2) : "",
     format: w.format,
     redact: w.redact.join("\n"),
+    // The API shows header values masked; the form shows them so, and sends back only the lines a person changed.
     headers: Object.entries(w.headers)
       .map(([k, v]) => `${k}: ${v}`)
       .join("\n"),
+    headers_shown: JSON.stringify(w.headers),
     signing: w.signing,
   };
 }
@@ -168,6 +174,7 @@ export function toRequestBody(v: FormValues, mode: "create" | "edit"): { body: R
     if (colon <= 0) fail("headers", `Line ${i + 1}: write "Name: value".`);
     else headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
   });
+  const headersPatch = mode === "edit" ? headerChanges(shownHeaders(v.headers_shown), headers) : undefined;
 
   const retry = Object.fromEntries(
     (["max_attempts", "base_delay_ms", "multiplier", "max_delay_ms"] as const).map((k) => [k, num(v[`retry.${k}`])]).filter(([, n]) => n !== undefined),
@@ -190,12 +197,39 @@ export function toRequestBody(v: FormValues, mode: "create" | "edit"): { body: R
     filter,
     format: v.format || undefined,
     redact: mode === "edit" || v.redact.trim() ? lines(v.redact) : undefined,
-    headers: mode === "edit" || Object.keys(headers).length > 0 ? headers : undefined,
+    headers: mode === "edit" ? headersPatch : Object.keys(headers).length > 0 ? headers : undefined,
     // The scheme is chosen once; changing it later is a rotation (its own form), so PATCH never carries it.
     signing: mode === "create" ? v.signing || undefined : undefined,
   };
   for (const k of Object.keys(body)) if (body[k] === undefined) delete body[k];
   return { body, errors };
+}
+
+function shownHeaders(json: string): Record<string, string> {
+  try {
+    const parsed: unknown = JSON.parse(json || "{}");
+    return parsed && typeof parsed === "object" && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The PATCH for the headers an edit form posts (the API merges it): a line as it was shown (its masked value) is
+ * left out, so the stored value stays; a new or changed line is sent; a shown header whose line is gone is null.
+ * Nothing changed: undefined, so the PATCH carries no headers at all.
+ */
+function headerChanges(shown: Record<string, string>, posted: Record<string, string>): Record<string, string | null> | undefined {
+  const key = (name: string) => name.toLowerCase();
+  const shownBy = new Map(Object.entries(shown).map(([name, value]) => [key(name), { name, value }]));
+  const postedNames = new Set(Object.keys(posted).map(key));
+  const patch: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(posted)) {
+    const before = shownBy.get(key(name));
+    if (before?.value !== value) patch[name] = value;
+  }
+  for (const { name } of shownBy.values()) if (!postedNames.has(key(name))) patch[name] = null;
+  return Object.keys(patch).length > 0 ? patch : undefined;
 }
 
 const FIELD_FOR_PREFIX: Record<string, string> = { batch: "batch.max_size", retry: "retry.max_attempts" };

@@ -3,10 +3,13 @@ import { config, type Env } from "../config";
 import { newId } from "../ids";
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { IN_LIST_MAX, inLists } from "../sql";
+import { maskHeaders, openHeaders } from "../webhooks/headers";
+import { destinationOptions, sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/store";
+import { TestThrottle } from "../webhooks/test-throttle";
 import { type AttemptLog, closedStatement, type LogStatement, logStatements, pendingStatement, prepared } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
-import { type OutgoingRequest, type SentAttempt, sendRequest } from "./send";
+import type { OutgoingRequest, SentAttempt } from "./send";
 import { toSlackMessage } from "./slack";
 
 /** One delivery handed to a webhook's queue: the event's payload as this webhook receives it (already redacted). */
@@ -220,6 +223,8 @@ export class WebhookQueue extends DurableObject<Env> {
   #keys: { sealed: string; keys: SigningKey[] } | null = null;
   #tokens = 0;
   #tokensAt = 0;
+  /** Issue 17: the test route's own rate, per webhook (in memory: an eviction only refills it). */
+  #testThrottle = new TestThrottle();
   #outboxCount = 0;
   #sent: Sent[] = [];
   #sentSeqs = new Set<number>();
@@ -383,6 +388,20 @@ export class WebhookQueue extends DurableObject<Env> {
     await this.#flushLog();
     await this.#sendOrArm();
     return { requeued };
+  }
+
+  /**
+   * Issue 17: whether a test send may go now: the test route's documented rate, and the webhook's rate_limit_per_s,
+   * which test sends share with deliveries. Answers the milliseconds to wait; 0 means go, and both are taken.
+   */
+  async reserveTest(cfg: QueueConfig): Promise<number> {
+    const c = await this.#adopt(cfg);
+    const now = Date.now();
+    const wait = this.#testThrottle.wait(now);
+    if (wait > 0) return wait;
+    if (this.#takeTokens(c, 1) < 1) return Math.ceil(((1 - this.#tokens) * 1000) / (c.rate_limit_per_s ?? 1));
+    this.#testThrottle.take(now);
+    return 0;
   }
 
   /** Sends one event now, outside the queue, and answers what the receiver said (the test route). Logged too. */
@@ -921,7 +940,8 @@ export class WebhookQueue extends DurableObject<Env> {
         ? JSON.stringify(toSlackMessage(JSON.parse(first.payload), { dashboardUrl: deliveryPageUrl(config(this.env).DASHBOARD_URL, first.delivery_id) }))
         : first.payload;
     const headers: Record<string, string> = {
-      ...cfg.headers,
+      // Issue 17: custom header values are stored sealed; they are opened only here, to go on the wire.
+      ...(await openHeaders(config(this.env).ENCRYPTION_KEY, cfg.headers)),
       "content-type": "application/json",
       "user-agent": USER_AGENT,
       "webhook-id": msgId,
@@ -933,7 +953,8 @@ export class WebhookQueue extends DurableObject<Env> {
       "x-broxiai-sequence": unit.batchId ? `${first.seq}-${unit.rows[unit.rows.length - 1].seq}` : String(first.seq),
     };
     const request: OutgoingRequest = { url: cfg.url, headers, body, timeoutMs: cfg.timeout_ms };
-    const sent = await sendRequest(request);
+    // Issue 17: the destination is checked (URL rules, then its host's DNS) before every send; a refusal is a failed attempt.
+    const sent = await sendChecked(request, destinationOptions(config(this.env)));
     return {
       sent,
       attempt: {
@@ -942,7 +963,8 @@ export class WebhookQueue extends DurableObject<Env> {
         durationMs: sent.durationMs,
         statusCode: sent.result.status ?? null,
         error: sent.result.status !== undefined && sent.result.status >= 200 && sent.result.status < 300 ? null : failureReason(sent),
-        requestHeaders: headers,
+        // Issue 17: the log shows custom header values masked, like every answer.
+        requestHeaders: maskHeaders(headers, Object.keys(cfg.headers)),
         requestBody: truncateForLog(body, Math.max(4096, Math.floor(REQUEST_BODY_LOG_BYTES / unit.rows.length))),
         responseHeaders: sent.responseHeaders,
         responseBody: sent.responseBody,

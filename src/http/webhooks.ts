@@ -1,21 +1,31 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
-import { closedStatement, pendingStatement, prepared } from "../delivery/log";
-import type { QueueItem, TestResult } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
-import { type Payload, payloadFor } from "../ingest";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
+import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
-import { getWebhookRow, type SealedKey, saveWebhookStatement, settingsColumns, toQueueConfig, toWebhook, type WebhookRow } from "../webhooks/store";
+import { destinationOptions, resolutionError } from "../webhooks/resolve";
+import {
+  getWebhookRow,
+  insertWebhookStatement,
+  type SealedHeaders,
+  type SealedKey,
+  saveWebhookStatement,
+  settingsColumns,
+  toQueueConfig,
+  toWebhook,
+  type WebhookRow,
+} from "../webhooks/store";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf } from "./principal";
 import { invalid, notFound, ProblemError, validationProblem } from "./problem";
+import { sendTestEvent } from "./test-send";
 
 /** Webhooks: create, list, read, change, delete, rotate, test. */
 export const webhooks = new OpenAPIHono<AppEnv>();
@@ -30,8 +40,10 @@ export async function loadWebhook(c: Context<AppEnv>, id: string): Promise<Webho
   return row;
 }
 
-function checkUrl(c: Context<AppEnv>, url: string): void {
-  const err = destinationError(url, { allowPrivate: config(c.env).ALLOW_PRIVATE_DESTINATIONS });
+/** The URL as written, then (unless private destinations are allowed) what its host resolves to. */
+async function checkUrl(c: Context<AppEnv>, url: string): Promise<void> {
+  const cfg = config(c.env);
+  const err = destinationError(url, { allowPrivate: cfg.ALLOW_PRIVATE_DESTINATIONS }) ?? (await resolutionError(url, destinationOptions(cfg)));
   if (err) throw invalid("url", err);
 }
 
@@ -69,16 +81,17 @@ webhooks.openapi(
   }),
   async (c) => {
     const input = c.req.valid("json");
-    checkUrl(c, input.url);
+    await checkUrl(c, input.url);
     const settings = withDefaults(input);
     const signing = input.signing ?? "hmac";
     if (signing === "ed25519" && input.secret) throw invalid("secret", "an ed25519 webhook's key pair is generated; do not send a secret");
     const { sealed, shown } = await newSigningKey(c, signing, input.secret);
+    const headers = await sealHeaders(config(c.env).ENCRYPTION_KEY, settings.headers);
     const now = Date.now();
     const row: WebhookRow = {
       id: newId("wh", now),
       account_id: accountOf(c),
-      ...settingsColumns(settings),
+      ...settingsColumns(settings, headers),
       disabled_reason: null,
       signing,
       public_key: shown.public_key ?? null,
@@ -87,7 +100,16 @@ webhooks.openapi(
       updated_at: now,
       deleted_at: null,
     };
-    await save(c, row);
+    // The cap is checked by the insert itself, so concurrent creates cannot pass it together.
+    const cap = config(c.env).MAX_WEBHOOKS_PER_ACCOUNT;
+    const inserted = await insertWebhookStatement(c.env.DB, row, cap).run();
+    if (inserted.meta.changes === 0) {
+      throw new ProblemError(
+        422,
+        `This account already has ${cap} webhooks, the most it may have (MAX_WEBHOOKS_PER_ACCOUNT). Delete one it no longer needs, or ask the operator for a higher limit.`,
+      );
+    }
+    await queueOf(c.env, row.id).configure(toQueueConfig(row));
     return c.json({ ...toWebhook(row), ...shown }, 201);
   },
 );
@@ -141,21 +163,24 @@ webhooks.openapi(
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
     const patch = c.req.valid("json");
     const current = { ...toWebhook(row) } as WebhookSettings;
+    // Kept headers are sealed as they were; only the values this PATCH sends are sealed anew (a merge patch).
+    const headers = await patchHeaders(config(c.env).ENCRYPTION_KEY, JSON.parse(row.headers) as SealedHeaders, patch.headers);
     const merged: WebhookSettings = {
       ...current,
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
       retry: { ...current.retry, ...patch.retry },
+      headers: maskedHeaders(headers),
     } as WebhookSettings;
     const checked = WebhookCheckSchema.safeParse(merged);
     if (!checked.success) {
       throw validationProblem(checked.error.issues);
     }
-    if (patch.url !== undefined) checkUrl(c, patch.url);
+    if (patch.url !== undefined) await checkUrl(c, patch.url);
     const now = Date.now();
     const reenabled = patch.active === true;
     const updated: WebhookRow = {
       ...row,
-      ...settingsColumns(merged),
+      ...settingsColumns(merged, headers),
       disabled_reason: reenabled ? null : row.disabled_reason,
       updated_at: Math.max(now, row.updated_at + 1),
     };
@@ -281,7 +306,15 @@ webhooks.openapi(
       "Sends `webhook.test`, or a sample of `type`, signed like any delivery, even to an inactive webhook; answers what the receiver said. It is logged as a delivery too.",
     security: bearer,
     request: { params: WebhookParam, body: { required: false, ...json(z.object({ type: z.string().optional() }).strict()) } },
-    responses: { 200: json(TestAnswer, "What the receiver answered"), ...errors },
+    responses: {
+      200: json(TestAnswer, "What the receiver answered"),
+      429: {
+        description: "Past the test route's rate (10 a minute per webhook, 5 at once) or the webhook's rate_limit_per_s; see Retry-After",
+        headers: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } } },
+        content: { "application/problem+json": { schema: ProblemSchema } },
+      },
+      ...errors,
+    },
   }),
   async (c) => {
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
@@ -293,28 +326,3 @@ webhooks.openapi(
     return c.json(result, 200);
   },
 );
-
-/** Sends one sample event through the webhook's queue (the only sender) and records it as a delivery. */
-export async function sendTestEvent(
-  c: Context<AppEnv>,
-  row: WebhookRow,
-  type: string,
-  data: Record<string, unknown>,
-): Promise<TestResult & { delivery_id: string }> {
-  const now = Date.now();
-  const event: Payload = { id: newId("evt", now), type, timestamp: new Date(now).toISOString(), account_id: row.account_id, data };
-  const deliveryId = newId("dlv", now);
-  const item: QueueItem = { delivery_id: deliveryId, event_id: event.id, event_type: type, payload: payloadFor(event, row), created_at: now };
-  await prepared(c.env.DB, pendingStatement(row.id, row.account_id, item, now, now)).run();
-  let result: TestResult;
-  try {
-    result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), item);
-  } catch (err) {
-    // A test send has no stored event, so the sweeper would never settle it: settle it here.
-    const message = err instanceof Error ? err.message : String(err);
-    console.error("test send failed before reaching the receiver", row.id, message);
-    await prepared(c.env.DB, closedStatement(row.id, row.account_id, item, "failed", "the test could not be sent; try again", Date.now())).run();
-    throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
-  }
-  return { ...result, delivery_id: deliveryId };
-}

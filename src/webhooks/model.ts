@@ -3,6 +3,7 @@ import { DEFAULT_RETRY, type RetryPolicy } from "../delivery/retry";
 import { EVENT_TYPES } from "../events/catalog";
 import { isValidHmacSecret } from "../signing";
 import { FilterSchema, filterErrors } from "./filter";
+import { headerValueError } from "./headers";
 import { patternError } from "./match";
 import { pathError } from "./paths";
 
@@ -35,6 +36,21 @@ const BatchSchema = z
   .strict()
   .openapi("BatchSettings", { description: "Aggregate up to max_size events, waiting at most max_wait_ms for more." });
 
+/**
+ * The headers a request sends, judged on their own (a PATCH's kept values, stored sealed, are never judged again):
+ * each value must be sendable, and no name given twice in another case ("X-Key" and "x-key" would go out as one
+ * header with both values joined).
+ */
+function checkHeaderValues(headers: Record<string, string | null>, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    const err = value === null ? null : headerValueError(value);
+    if (err) ctx.addIssue({ code: "custom", path: [name], message: err });
+    if (seen.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: [name], message: "given twice (header names are case-insensitive)" });
+    seen.add(name.toLowerCase());
+  }
+}
+
 const fields = {
   url: z.string().max(2048).openapi({ example: "https://example.com/webhooks/broxiai" }),
   events: z
@@ -44,7 +60,10 @@ const fields = {
     .openapi({ example: ["workflow.*"] }),
   description: z.string().max(500),
   active: z.boolean(),
-  headers: z.record(z.string(), z.string().max(2048)),
+  headers: z
+    .record(z.string(), z.string().max(2048))
+    .superRefine(checkHeaderValues)
+    .openapi({ description: "Sent with every request. Values are secrets: answers show them masked (`Bearer …3f9a`)." }),
   filter: FilterSchema,
   ordering: z.enum(["strict", "key", "none"]),
   ordering_key: z.string().nullable(),
@@ -77,7 +96,6 @@ function checkWebhook(w: WebhookCheck, ctx: z.RefinementCtx): void {
       if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: ["headers", name], message: "not a valid HTTP header name" });
       else if (RESERVED_HEADERS.test(name))
         ctx.addIssue({ code: "custom", path: ["headers", name], message: "this header is set by BroxiAI Webhooks and cannot be overridden" });
-      if (/[\r\n]/.test(w.headers[name])) ctx.addIssue({ code: "custom", path: ["headers", name], message: "header values cannot contain line breaks" });
     }
   }
   if (w.filter) for (const message of filterErrors(w.filter)) ctx.addIssue({ code: "custom", path: ["filter"], message });
@@ -128,9 +146,21 @@ export const WebhookCreateSchema = z
   .superRefine(checkWebhook)
   .openapi("WebhookCreate");
 
+const { headers: _headers, ...updatable } = fields;
+
 /** The body of PATCH /v1/webhooks/{id}: any subset of the settings. */
 export const WebhookUpdateSchema = z
-  .object(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof fields]: z.ZodOptional<(typeof fields)[K]> })
+  .object({
+    ...(Object.fromEntries(Object.entries(updatable).map(([k, v]) => [k, v.optional()])) as {
+      [K in keyof typeof updatable]: z.ZodOptional<(typeof updatable)[K]>;
+    }),
+    headers: z
+      .record(z.string(), z.string().max(2048).nullable())
+      .superRefine(checkHeaderValues)
+      .nullable()
+      .optional()
+      .openapi({ description: "A merge patch: a value sets that header, null removes it, headers not named stay as they were; null removes them all." }),
+  })
   .strict()
   .openapi("WebhookUpdate");
 

@@ -1,6 +1,15 @@
 import type { RetryPolicy } from "../delivery/retry";
 import type { Webhook, WebhookSettings } from "./model";
 
+/** A custom header's value sealed like a signing key, with the masked form ("Bearer …3f9a") that answers show. */
+export interface SealedHeader {
+  sealed: string;
+  masked: string;
+}
+
+/** A webhook's custom headers by name, as the row, the queue's storage and the queue's configuration hold them. */
+export type SealedHeaders = Record<string, SealedHeader>;
+
 /** A sealed (AES-GCM encrypted) signing key with its scheme; older keys carry the end of their grace period. */
 export interface SealedKey {
   sealed: string;
@@ -44,7 +53,8 @@ export interface QueueConfig {
   /** False when inactive or disabled: deliveries are held, not dropped. */
   active: boolean;
   deleted: boolean;
-  headers: Record<string, string>;
+  /** Sealed: the queue opens them only to send (openHeaders) and logs them masked (maskHeaders). */
+  headers: SealedHeaders;
   ordering: "strict" | "key" | "none";
   ordering_key: string | null;
   retry: RetryPolicy;
@@ -59,14 +69,14 @@ export interface QueueConfig {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The settings stored in a row, parsed. */
+/** The settings stored in a row, parsed; custom header values masked, as every answer shows them. */
 export function rowSettings(row: WebhookRow): WebhookSettings {
   return {
     url: row.url,
     events: JSON.parse(row.events),
     description: row.description,
     active: row.active === 1,
-    headers: JSON.parse(row.headers),
+    headers: Object.fromEntries(Object.entries(JSON.parse(row.headers) as SealedHeaders).map(([name, h]) => [name, h.masked])),
     filter: row.filter ? JSON.parse(row.filter) : null,
     ordering: row.ordering,
     ordering_key: row.ordering_key,
@@ -102,7 +112,7 @@ export function toQueueConfig(row: WebhookRow): QueueConfig {
     url: s.url,
     active: s.active && !row.disabled_reason && !row.deleted_at,
     deleted: row.deleted_at !== null,
-    headers: s.headers,
+    headers: JSON.parse(row.headers),
     ordering: s.ordering,
     ordering_key: s.ordering_key,
     retry: s.retry,
@@ -116,14 +126,14 @@ export function toQueueConfig(row: WebhookRow): QueueConfig {
   };
 }
 
-/** The settings as the columns store them. */
-export function settingsColumns(s: WebhookSettings) {
+/** The settings as the columns store them; the custom headers come sealed, never from the settings' (clear or masked) view. */
+export function settingsColumns(s: WebhookSettings, headers: SealedHeaders) {
   return {
     url: s.url,
     events: JSON.stringify(s.events),
     description: s.description,
     active: s.active ? 1 : 0,
-    headers: JSON.stringify(s.headers),
+    headers: JSON.stringify(headers),
     filter: s.filter ? JSON.stringify(s.filter) : null,
     ordering: s.ordering,
     ordering_key: s.ordering_key,
@@ -154,6 +164,20 @@ export function saveWebhookStatement(db: D1Database, row: WebhookRow): D1Prepare
          .join(", ")}`,
     )
     .bind(...cols.map((c) => row[c]));
+}
+
+/**
+ * Inserts a new webhook unless its account already has `cap` (deleted ones do not count). One statement, so two
+ * creates at once cannot both take the last place; the caller reads `meta.changes` (0: refused).
+ */
+export function insertWebhookStatement(db: D1Database, row: WebhookRow, cap: number): D1PreparedStatement {
+  const cols = Object.keys(row) as (keyof WebhookRow)[];
+  return db
+    .prepare(
+      `INSERT INTO webhooks (${cols.join(", ")}) SELECT ${cols.map(() => "?").join(", ")}
+       WHERE (SELECT count(*) FROM webhooks WHERE account_id = ? AND deleted_at IS NULL) < ?`,
+    )
+    .bind(...cols.map((c) => row[c]), row.account_id, cap);
 }
 
 /** The active webhooks that may receive an event of this account (every account's, for a broadcast). */

@@ -1,12 +1,12 @@
 import { convertIPv4ToBinary, convertIPv6ToBinary, distinctRemoteAddr } from "hono/utils/ipaddr";
 
-// Checked when a webhook URL is stored (create and PATCH), so a customer cannot point the dispatcher at the
-// service's own network, a cloud metadata endpoint or another loopback service (SSRF).
+// Checked when a webhook URL is stored (create and PATCH) and again before every send, so a customer cannot
+// point the dispatcher at the service's own network, a cloud metadata endpoint or another loopback service (SSRF).
 //
 // What this check can and cannot see: it judges the URL as written, after the WHATWG parser has normalised it
 // the same way `fetch()` will (decimal, octal and hex IPv4, short forms like 127.1, IPv6 compression, IDNA).
-// A public DNS name that resolves to a private address (127.0.0.1.nip.io, DNS rebinding) is not caught here;
-// only the network layer at send time can see that.
+// A public DNS name that resolves to a private address (127.0.0.1.nip.io) is judged by resolve.ts, which asks
+// DNS and applies addressProblem() below to every answer.
 //
 // Ports: any port 1-65535 is accepted. Receivers legitimately listen on 8443, 3000 and the like, and the
 // address checks already keep private hosts out whatever the port.
@@ -108,9 +108,39 @@ function ipv6Problem(address: bigint): string | null {
 
 function refusedName(host: string): string | null {
   if (host === "localhost" || host.endsWith(".localhost")) return "loopback name";
+  if (host === "localdomain" || host.endsWith(".localdomain")) return "local-machine name";
   if (host === "local" || host.endsWith(".local")) return "local-network mDNS name";
   if (host === "internal" || host.endsWith(".internal")) return "internal name, used for cloud metadata and private services";
+  if (host === "home.arpa" || host.endsWith(".home.arpa")) return "home-network name";
+  // No public receiver has a one-label name ("vm", "db"); a machine's hosts file or search domain resolves them.
+  if (!host.includes(".") && !host.startsWith("[") && distinctRemoteAddr(host) !== "IPv4") return "single-label name, which only a local network resolves";
   return null;
+}
+
+/** True when the host (as URL.hostname gives it) is an IP address literal, which needs no DNS lookup. */
+export function isIpLiteral(host: string): boolean {
+  return (host.startsWith("[") && host.endsWith("]")) || distinctRemoteAddr(host) === "IPv4";
+}
+
+/**
+ * Why an address from a DNS answer ("10.0.0.1", "::ffff:127.0.0.1") is refused, as a phrase, or null when it is
+ * public. The same rules as for a literal in the URL, IPv4-mapped and NAT64 forms included.
+ */
+export function addressProblem(address: string): string | null {
+  try {
+    if (distinctRemoteAddr(address) === "IPv4") {
+      const label = ipv4Label(convertIPv4ToBinary(address));
+      return label ? `${label} address` : null;
+    }
+    return ipv6Problem(convertIPv6ToBinary(address));
+  } catch {
+    return "unreadable address";
+  }
+}
+
+/** Why a name met on the way (a CNAME target, say) is refused, as a phrase, or null. */
+export function nameProblem(name: string): string | null {
+  return refusedName(name.toLowerCase().replace(/\.+$/, ""));
 }
 
 /** Why a host is refused when private destinations are not allowed, or null when it may be used. */

@@ -28,7 +28,21 @@ describe("toRequestBody", () => {
       filter: null,
       format: "json",
       redact: [],
-      headers: {},
+    });
+  });
+
+  describe("edit sends only the header lines a person changed (the API merges them; values come back masked)", () => {
+    const shown = { Authorization: "Bearer …3f9a", "X-Team": "…" };
+    const edit = (headers: string) => toRequestBody(form({ headers, headers_shown: JSON.stringify(shown) }), "edit").body.headers;
+    test.each([
+      ["lines left as shown: nothing", "Authorization: Bearer …3f9a\nX-Team: …", undefined],
+      ["one value replaced", "Authorization: Bearer new-token\nX-Team: …", { Authorization: "Bearer new-token" }],
+      ["a line deleted", "Authorization: Bearer …3f9a", { "X-Team": null }],
+      ["a line added", "Authorization: Bearer …3f9a\nX-Team: …\nX-Env: prod", { "X-Env": "prod" }],
+      ["every line deleted", "", { Authorization: null, "X-Team": null }],
+      ["a name in another case is the same header", "authorization: Bearer …3f9a\nx-team: …", undefined],
+    ])("%s", (_, headers, expected) => {
+      expect(edit(headers)).toEqual(expected);
     });
   });
 
@@ -124,6 +138,8 @@ test("a stored webhook round-trips through the edit form", () => {
   const posted = valuesFromForm({ ...values, events: values.events[0] });
   const { body, errors } = toRequestBody(posted, "edit");
   expect(errors).toEqual({});
-  const { id, active, disabled_reason, signing, created_at, updated_at, ...settings } = webhook;
+  // Headers untouched are not sent: the API keeps their stored (sealed) values.
+  const { id, active, disabled_reason, signing, created_at, updated_at, headers, ...settings } = webhook;
   expect(body).toEqual(settings);
+  expect(values.headers).toBe("X-Team: billing");
 });
