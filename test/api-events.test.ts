@@ -24,11 +24,13 @@ async function counts() {
 }
 
 /** The event's deliveries as D1 has them once their queues have done what they do at once (send, or write them pending). */
-const deliveryRows = async (eventId: string) =>
-  (await settleAll(), env.DB).prepare("SELECT webhook_id, account_id, status FROM deliveries WHERE event_id = ? ORDER BY webhook_id")
+const deliveryRows = async (eventId: string) => {
+  await settleAll();
+  return env.DB.prepare("SELECT webhook_id, account_id, status FROM deliveries WHERE event_id = ? ORDER BY webhook_id")
     .bind(eventId)
     .all<{ webhook_id: string; account_id: string; status: string }>()
     .then((r) => r.results);
+};
 
 /** A webhook to a receiver that takes everything, so what ingest hands off is delivered at once. */
 async function createWebhook(key: string, body: Record<string, unknown>) {

@@ -97,9 +97,7 @@ export class Journal {
 
   /** Whether a statement in the outbox names this delivery (its outcome waits there for D1). */
   inOutbox(deliveryId: string): boolean {
-    return (
-      this.#outbox > 0 && this.#sql.exec("SELECT 1 FROM outbox WHERE instr(statements, ?) > 0 LIMIT 1", JSON.stringify(deliveryId)).toArray().length > 0
-    );
+    return this.#outbox > 0 && this.#sql.exec("SELECT 1 FROM outbox WHERE instr(statements, ?) > 0 LIMIT 1", JSON.stringify(deliveryId)).toArray().length > 0;
   }
 
   /** Closes waiting rows without an attempt (expired, cancelled): logged in the outbox, done, in one commit. */
@@ -169,7 +167,12 @@ export class Journal {
     for (let i = 0; i < seqs.length; i += PAGE) yield this.#store.rows(seqs.slice(i, i + PAGE));
     while (this.#recoveredFrom < this.#recoveredTo) {
       const rows = this.#sql
-        .exec<Row>("SELECT * FROM queue WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", Math.max(this.#recoveredFrom, this.#store.done), this.#recoveredTo, PAGE)
+        .exec<Row>(
+          "SELECT * FROM queue WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+          Math.max(this.#recoveredFrom, this.#store.done),
+          this.#recoveredTo,
+          PAGE,
+        )
         .toArray();
       this.#recoveredFrom = rows.length < PAGE ? this.#recoveredTo : rows[rows.length - 1].seq;
       yield rows.filter((r) => !this.#store.isSent(r.seq));

@@ -26,7 +26,12 @@ export function dueUnits(store: QueueStore, cfg: QueueConfig, now: number, newBa
   return (
     store.sql
       // INDEXED BY: without statistics SQLite may walk the rowid order instead, reading every row behind the heads.
-      .exec<Row>(`SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND ${w.where} ORDER BY next_at, seq LIMIT ?`, now, ...w.args, WAVE_WIDTH)
+      .exec<Row>(
+        `SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND ${w.where} ORDER BY next_at, seq LIMIT ?`,
+        now,
+        ...w.args,
+        WAVE_WIDTH,
+      )
       .toArray()
       .map((r) => ({ rows: [r], batchId: null }))
   );
@@ -42,7 +47,9 @@ function dueBatch(store: QueueStore, batch: NonNullable<QueueConfig["batch"]>, n
   const w = store.waiting();
   if (head.batch_id) {
     // A row of the batch that expired while it waited is done, so the retry leaves it out.
-    const rows = store.sql.exec<Row>(`SELECT * FROM queue WHERE batch_id = ? AND ${w.where} ORDER BY seq LIMIT ?`, head.batch_id, ...w.args, batch.max_size).toArray();
+    const rows = store.sql
+      .exec<Row>(`SELECT * FROM queue WHERE batch_id = ? AND ${w.where} ORDER BY seq LIMIT ?`, head.batch_id, ...w.args, batch.max_size)
+      .toArray();
     return [{ rows, batchId: head.batch_id }];
   }
   const rows = store.sql.exec<Row>(`SELECT * FROM queue WHERE batch_id IS NULL AND ${w.where} ORDER BY seq LIMIT ?`, ...w.args, batch.max_size).toArray();

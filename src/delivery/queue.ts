@@ -12,7 +12,7 @@ import { Requests } from "./request";
 import { Scheduler } from "./scheduler";
 import { productionSeams, type Seams } from "./seams";
 import { sendRequest } from "./send";
-import { QueueStore, readMeta, type Row, writeMeta } from "./store";
+import { QueueStore, type Row, readMeta, writeMeta } from "./store";
 
 /**
  * One webhook's delivery queue: the only code that talks to receivers. A thin shell: it builds the parts from its

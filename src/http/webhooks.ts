@@ -1,8 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
-import { closedStatement, pendingStatement, prepared } from "../delivery/log";
 import type { QueueItem, TestResult } from "../delivery/contract";
+import { closedStatement, pendingStatement, prepared } from "../delivery/log";
 import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
