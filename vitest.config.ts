@@ -11,6 +11,8 @@ export default defineConfig(async () => {
         {
           plugins: [
             cloudflareTest({
+              // The service as deployed, with queues whose clock and alarm the tests drive (test/support/worker.ts).
+              main: "./test/support/worker.ts",
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 bindings: {
@@ -19,8 +21,6 @@ export default defineConfig(async () => {
                   ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
                   ALLOW_PRIVATE_DESTINATIONS: "true",
                   DASHBOARD_URL: "https://webhooks.test",
-                  // Alarms never fire by themselves in tests: each test drives them with runDurableObjectAlarm.
-                  ALARM_MIN_DELAY_MS: "86400000",
                 },
               },
             }),

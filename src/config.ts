@@ -1,11 +1,11 @@
 import { z } from "zod";
-import type { WebhookQueue } from "./delivery/queue";
+import type { QueueRpc } from "./delivery/contract";
 import { ipRuleError } from "./ip-rules";
 
 /** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
 export interface Env {
   DB: D1Database;
-  WEBHOOK_QUEUE: DurableObjectNamespace<WebhookQueue>;
+  WEBHOOK_QUEUE: DurableObjectNamespace<QueueRpc>;
   PLATFORM_TOKEN: string;
   ENCRYPTION_KEY: string;
   PLATFORM_ALLOWED_IPS?: string;
@@ -13,7 +13,6 @@ export interface Env {
   LOG_RETENTION_DAYS?: string;
   DISABLE_AFTER_FAILING_HOURS?: string;
   SECRET_ROTATION_GRACE_HOURS?: string;
-  ALARM_MIN_DELAY_MS?: string;
   DASHBOARD_URL?: string;
   DNS_RESOLVER_URL?: string;
   MAX_WEBHOOKS_PER_ACCOUNT?: string;
@@ -52,7 +51,6 @@ const ConfigSchema = z.object({
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
   DISABLE_AFTER_FAILING_HOURS: z.coerce.number().min(1).default(120),
   SECRET_ROTATION_GRACE_HOURS: z.coerce.number().min(0).default(24),
-  ALARM_MIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
   DASHBOARD_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
   // Cloudflare's resolver is the one Workers' own fetch() uses, so our verdict and the connection see the same answer.
   DNS_RESOLVER_URL: z.url({ protocol: /^https?$/ }).default("https://cloudflare-dns.com/dns-query"),

@@ -1,5 +1,5 @@
 import type { Env } from "./config";
-import type { QueueItem } from "./delivery/queue";
+import type { QueueItem } from "./delivery/contract";
 import { BROADCAST, type EventRow, type Payload } from "./events/stored";
 import { inLists } from "./sql";
 import { redact } from "./webhooks/paths";

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Env } from "./config";
+import type { QueueItem } from "./delivery/contract";
 import { pendingStatement, prepared } from "./delivery/log";
-import type { QueueItem } from "./delivery/queue";
 import { queueOf } from "./delivery/queue-stub";
 import { isEventType, validateEventData } from "./events/catalog";
 import { accountsHolding, eventKey, eventsByKey, findEvent, type Handoff, storeEvents, storeStatements } from "./events/store";

@@ -1,9 +1,9 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
 import { maskHeaders, maskValue } from "../src/webhooks/headers";
 import { call, expectJson, expectProblem, newAccount } from "./support/api";
-import { deliveryOf, hook } from "./support/delivery";
+import { deliveryOf, hook, settle } from "./support/delivery";
 
 // Custom header values are secrets (SPEC): sealed at rest, sent in clear only on the wire, masked in every answer
 // and log. What a receiver gets, what the API answers, and that nothing at rest holds the clear value.
@@ -40,7 +40,7 @@ describe("a webhook with a credential in a custom header", () => {
     expect(list.data[0].headers).toEqual({ Authorization: MASKED, "X-Tenant": "…" });
 
     const event = await h.send();
-    await runDurableObjectAlarm(h.stub);
+    await settle(h);
     const test = await expectJson(call("POST", `/v1/webhooks/${h.wh.id}/test`, { token: h.key }), 200);
     const got = await h.r.received();
     expect(got).toHaveLength(2);

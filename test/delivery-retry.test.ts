@@ -1,10 +1,10 @@
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
-import { call, expectJson, receiver } from "./support/api";
-import { deliveriesOf, deliveryOf, type Hook, hook, runDue } from "./support/delivery";
+import { call, completed, expectJson, receiver, sendEvent } from "./support/api";
+import { deliveriesOf, deliveryOf, elapse, type Hook, hook, runDue, settle } from "./support/delivery";
+import { testClock } from "./support/queue-seams";
 
-// Ordering, retries, backoff and the receiver's answers, against a real HTTP receiver. Alarms never fire by
-// themselves here: each test makes retries due by rewriting the queue's due times and runs the alarm.
+// Ordering, retries, backoff and the receiver's answers, against a real HTTP receiver. A hand-off is sent at once;
+// retries happen when the test lets the queues' clock run to their alarm (runDue).
 
 const ids = async (h: Hook) => (await h.r.received()).map((r) => JSON.parse(r.body).data.execution_id as string);
 
@@ -12,7 +12,7 @@ describe("strict ordering", () => {
   test("the next event waits until the one before succeeds", async () => {
     const h = await hook({}, { answers: [{ status: 200 }, { status: 500 }, { status: 503 }], otherwise: { status: 200 } });
     for (let i = 0; i < 5; i++) await h.send();
-    await runDurableObjectAlarm(h.stub);
+    // exe_2 failed: exe_3 to exe_5 wait behind it.
     expect(await ids(h)).toEqual(["exe_1", "exe_2"]);
     await runDue(h);
     expect(await ids(h)).toEqual(["exe_1", "exe_2", "exe_2"]);
@@ -30,7 +30,6 @@ describe("strict ordering", () => {
     const h = await hook({ retry: { max_attempts: 2 } }, { answers: [{ status: 200 }, { status: 500 }, { status: 500, body: "still down" }] });
     const events = [];
     for (let i = 0; i < 5; i++) events.push(await h.send());
-    await runDurableObjectAlarm(h.stub);
     await runDue(h);
     expect(await ids(h)).toEqual(["exe_1", "exe_2", "exe_2", "exe_3", "exe_4", "exe_5"]);
     const dead = await deliveryOf(h, events[1].id);
@@ -49,32 +48,36 @@ describe("backoff schedule", () => {
     const h = await hook({}, { otherwise: { status: 500 } });
     const ev = await h.send();
     const nominal = [5_000, 15_000, 45_000, 135_000];
+    let attemptAt = testClock.now();
     for (const [i, delay] of nominal.entries()) {
-      const before = Date.now();
-      expect(i === 0 ? await runDurableObjectAlarm(h.stub) : await runDue(h)).toBe(true);
-      const after = Date.now();
+      if (i > 0) {
+        expect(await runDue(h)).toBe(true);
+        attemptAt = testClock.now();
+      }
       const d = await deliveryOf(h, ev.id);
       expect(d).toMatchObject({ status: "pending", attempt_count: i + 1, last_status_code: 500, last_error: "HTTP 500" });
       const next = Date.parse(d.next_attempt_at);
-      expect(next).toBeGreaterThanOrEqual(before + delay * 0.8 - 5);
-      expect(next).toBeLessThanOrEqual(after + delay * 1.2 + 5);
-      // The queue's own due time agrees with the log, and its alarm is set.
-      const nextAt = await runInDurableObject(h.stub, (_i, s) => s.storage.sql.exec<{ next_at: number }>("SELECT next_at FROM queue").one().next_at);
-      expect(Math.abs(nextAt - next)).toBeLessThan(1000);
-      expect((await h.stub.status()).alarm).not.toBeNull();
+      expect(next).toBeGreaterThanOrEqual(attemptAt + delay * 0.8 - 5);
+      expect(next).toBeLessThanOrEqual(attemptAt + delay * 1.2 + 1000);
+      // The queue agrees with the log, and its alarm is set for then.
+      const status = await h.stub.status();
+      expect(Math.abs((status.next_attempt_at ?? 0) - next)).toBeLessThan(1000);
+      expect(status.alarm).toBe(status.next_attempt_at);
     }
   });
 
   test("a custom policy: base 1 s, ×2, capped at 3 s", async () => {
     const h = await hook({ retry: { base_delay_ms: 1000, multiplier: 2, max_delay_ms: 3000, max_attempts: 6 } }, { otherwise: { status: 500 } });
     const ev = await h.send();
+    let attemptAt = testClock.now();
     for (const [i, delay] of [1000, 2000, 3000, 3000].entries()) {
-      const before = Date.now();
-      i === 0 ? await runDurableObjectAlarm(h.stub) : await runDue(h);
-      const after = Date.now();
+      if (i > 0) {
+        await runDue(h);
+        attemptAt = testClock.now();
+      }
       const next = Date.parse((await deliveryOf(h, ev.id)).next_attempt_at);
-      expect(next).toBeGreaterThanOrEqual(before + delay * 0.8 - 5);
-      expect(next).toBeLessThanOrEqual(after + Math.min(delay * 1.2, 3000) + 5);
+      expect(next).toBeGreaterThanOrEqual(attemptAt + delay * 0.8 - 5);
+      expect(next).toBeLessThanOrEqual(attemptAt + Math.min(delay * 1.2, 3000) + 1000);
     }
   });
 
@@ -85,10 +88,9 @@ describe("backoff schedule", () => {
     { status: 503, retryAfter: new Date(Date.now() + 3_600_000).toUTCString(), expected: 20_000, note: "capped at 20 s" },
   ])("$status with Retry-After $retryAfter waits $expected ms", async ({ status, retryAfter, expected, note }) => {
     const h = await hook({ retry: { max_delay_ms: 20_000 } }, { answers: [{ status, headers: { "retry-after": retryAfter } }] });
+    const before = testClock.now();
     const ev = await h.send();
-    const before = Date.now();
-    await runDurableObjectAlarm(h.stub);
-    const after = Date.now();
+    const after = testClock.now();
     const d = await deliveryOf(h, ev.id);
     expect(d.status).toBe("pending");
     expect(d.last_status_code).toBe(status);
@@ -103,28 +105,25 @@ describe("backoff schedule", () => {
   test("a 429 pauses the whole endpoint, not only its delivery", async () => {
     const h = await hook({ ordering: "none" }, { answers: [{ status: 429, headers: { "retry-after": "30" } }] });
     await h.send();
-    await runDurableObjectAlarm(h.stub);
-    const paused = await runInDurableObject(h.stub, (_i, s) =>
-      Number(s.storage.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = 'paused_until'").one().value),
-    );
-    expect(paused).toBeGreaterThan(Date.now() + 25_000);
+    const paused = (await h.stub.status()).paused_until;
+    expect(paused).toBeGreaterThan(testClock.now() + 25_000);
+    // New events are due at once, but the endpoint asked for quiet: nothing goes out until the pause ends.
     await h.send();
     await h.send();
-    // Everything is due, but the endpoint asked for quiet: nothing goes out.
-    await runDue(h, { keepPause: true });
+    await elapse(h, 25_000);
     expect(await h.r.received()).toHaveLength(1);
     await runDue(h);
+    expect(testClock.now()).toBeGreaterThanOrEqual(paused!);
     expect((await ids(h)).sort()).toEqual(["exe_1", "exe_1", "exe_2", "exe_3"]);
   });
 
   test("a 429 without Retry-After backs off like any failure", async () => {
     const h = await hook({}, { answers: [{ status: 429 }] });
+    const before = testClock.now();
     const ev = await h.send();
-    const before = Date.now();
-    await runDurableObjectAlarm(h.stub);
     const next = Date.parse((await deliveryOf(h, ev.id)).next_attempt_at);
     expect(next).toBeGreaterThanOrEqual(before + 4000 - 5);
-    expect(next).toBeLessThanOrEqual(Date.now() + 6000 + 5);
+    expect(next).toBeLessThanOrEqual(testClock.now() + 6000 + 5);
   });
 });
 
@@ -132,7 +131,6 @@ describe("what a failure is", () => {
   test("a timeout is retried, with the reason logged", async () => {
     const h = await hook({ timeout_ms: 200 }, { answers: [{ status: 200, delay_ms: 1500 }] });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     const d = await deliveryOf(h, ev.id);
     expect(d).toMatchObject({ status: "pending", attempt_count: 1, last_status_code: null });
     expect(d.last_error).toMatch(/^timed out after 200 ms/);
@@ -146,7 +144,6 @@ describe("what a failure is", () => {
   test("a connection dropped without an answer is retried", async () => {
     const h = await hook({}, { answers: [{ hangup: true }] });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     const d = await deliveryOf(h, ev.id);
     expect(d).toMatchObject({ status: "pending", last_status_code: null });
     expect(d.last_error).toMatch(/^network error/);
@@ -157,7 +154,6 @@ describe("what a failure is", () => {
   test("a connection refused is retried", async () => {
     const h = await hook({ url: "http://127.0.0.1:1/nothing-listens-here" });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     const d = await deliveryOf(h, ev.id);
     expect(d).toMatchObject({ status: "pending", last_status_code: null });
     expect(d.last_error).toMatch(/^network error/);
@@ -167,7 +163,6 @@ describe("what a failure is", () => {
     const elsewhere = await receiver();
     const h = await hook({}, { answers: [{ status, headers: { location: elsewhere.url } }] });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     expect(await elsewhere.received()).toHaveLength(0);
     const d = await deliveryOf(h, ev.id);
     expect(d).toMatchObject({ status: "pending", last_status_code: status, last_error: `HTTP ${status} (redirects are not followed)` });
@@ -177,35 +172,34 @@ describe("what a failure is", () => {
   test.each([200, 201, 202, 204, 299])("a %i is a success", async (status) => {
     const h = await hook({}, { otherwise: { status } });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", last_status_code: status, last_error: null });
   });
 
   test.each([400, 401, 404, 500, 502])("a %i is retried", async (status) => {
     const h = await hook({}, { answers: [{ status }] });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "pending", last_status_code: status, last_error: `HTTP ${status}` });
   });
 
   test("410 disables the webhook; its deliveries are held and go out in order when it is enabled again", async () => {
-    const h = await hook({}, { answers: [{ status: 410 }] });
-    const e1 = await h.send();
-    const e2 = await h.send();
-    await runDurableObjectAlarm(h.stub);
+    // The receiver takes its time over the 410, so the second event arrives while the webhook is still active.
+    const h = await hook({}, { answers: [{ status: 410, delay_ms: 300 }] });
+    const e1 = await expectJson(sendEvent({ type: "workflow.completed", account_id: h.accountId, data: completed(1) }), 202);
+    const e2 = await h.send(completed(2));
     const wh = await expectJson(call("GET", `/v1/webhooks/${h.wh.id}`, { token: h.key }), 200);
     expect(wh.active).toBe(false);
     expect(wh.disabled_reason).toMatch(/410/);
     expect(await deliveryOf(h, e1.id)).toMatchObject({ status: "pending", attempt_count: 1, last_status_code: 410 });
     expect(await deliveryOf(h, e2.id)).toMatchObject({ status: "pending", attempt_count: 0 });
     expect(await h.stub.status()).toMatchObject({ queued: 2, active: false, alarm: null });
-    // Nothing is sent while disabled, whatever is due.
-    await runDue(h);
+    // Nothing is sent while disabled, however long.
+    expect(await runDue(h)).toBe(false);
+    await elapse(h, 3_600_000);
     expect(await h.r.received()).toHaveLength(1);
 
     const enabled = await expectJson(call("PATCH", `/v1/webhooks/${h.wh.id}`, { token: h.key, body: { active: true } }), 200);
     expect(enabled).toMatchObject({ active: true, disabled_reason: null });
-    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    await settle(h);
     expect(await ids(h)).toEqual(["exe_1", "exe_1", "exe_2"]);
     expect(await deliveryOf(h, e1.id)).toMatchObject({ status: "delivered", attempt_count: 2 });
     expect(await deliveryOf(h, e2.id)).toMatchObject({ status: "delivered", attempt_count: 1 });
@@ -220,7 +214,6 @@ describe("the delivery log", () => {
       { answers: [{ status: 500, body: huge, headers: { "x-why": "overloaded" } }], otherwise: { status: 200, body: '{"ok":true}' } },
     );
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     await runDue(h);
     const got = await h.r.received();
     const d = await deliveryOf(h, ev.id);
@@ -243,6 +236,7 @@ describe("the delivery log", () => {
       expect(a.request_headers["x-team"]).toBe("…");
       expect(a.duration_ms).toBeGreaterThanOrEqual(0);
       expect(Date.parse(a.started_at)).toBeGreaterThan(Date.now() - 60_000);
+      expect(Date.parse(a.started_at)).toBeLessThanOrEqual(testClock.now());
     }
   });
 
@@ -250,7 +244,6 @@ describe("the delivery log", () => {
     const body = "y".repeat(4096);
     const h = await hook({}, { otherwise: { status: 200, body } });
     const ev = await h.send();
-    await runDurableObjectAlarm(h.stub);
     expect((await deliveryOf(h, ev.id)).attempts[0].response_body).toBe(body);
   });
 });

@@ -1,8 +1,8 @@
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
 import { limitHeaders, RESPONSE_HEADERS_LOG_CHARS } from "../src/delivery/send";
 import { call, expectProblem, newAccount } from "./support/api";
-import { deliveryOf, hook } from "./support/delivery";
+import { deliveryOf, hook, settle } from "./support/delivery";
 
 // The edge's limits: every route has a body limit (the dashboard's forms too), the sign-in redirect goes only to a
 // path of this site, and the log keeps a receiver's response headers capped like its bodies.
@@ -101,7 +101,7 @@ describe("a receiver's response headers are logged capped, like its body", () =>
     const headers = Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`x-junk-${i}`, "j".repeat(1000)]));
     const h = await hook({}, { answers: [{ status: 200, body: "ok", headers }] });
     const sent = await h.send();
-    expect(await runDurableObjectAlarm(h.stub)).toBe(true);
+    await settle(h);
     const delivery = await deliveryOf(h, sent.id);
     expect(delivery.status).toBe("delivered");
     const logged: Record<string, string> = delivery.attempts[0].response_headers;

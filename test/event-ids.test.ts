@@ -1,8 +1,8 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
+import { newId } from "../src/ids";
 import { call, completed, expectJson, newAccount, sendEvent } from "./support/api";
-import { cron, deliveriesOf, type Hook, hook, runDue } from "./support/delivery";
+import { cron, deliveriesOf, type Hook, hook, runDue, settle } from "./support/delivery";
 
 // The platform's event id is unique within its account (SPEC): the same id in two accounts is two events, each
 // stored, listed, delivered, redelivered and swept in its own account. A broadcast is stored once for its repeat and
@@ -39,8 +39,8 @@ describe("the same id in two accounts is two events", () => {
       expect(list.data.filter((e: { id: string }) => e.id === id)).toEqual([expect.objectContaining({ account_id: h.accountId, data: completed(n) })]);
     }
 
-    expect(await runDurableObjectAlarm(a.stub)).toBe(true);
-    expect(await runDurableObjectAlarm(b.stub)).toBe(true);
+    await settle(a);
+    await settle(b);
     expect(await arrivals(a)).toEqual([{ id, type: "workflow.completed", account_id: a.accountId, data: completed(1) }]);
     expect(await arrivals(b)).toEqual([{ id, type: "workflow.completed", account_id: b.accountId, data: completed(2) }]);
   });
@@ -55,7 +55,7 @@ describe("the same id in two accounts is two events", () => {
     expect(await expectJson(sendEvent({ id, type: "workflow.completed", account_id: b.accountId, data: completed(4) }), 200)).toEqual({ id, deliveries: 0 });
     expect((await eventOf(a, id)).data).toEqual(completed(1));
     expect((await eventOf(b, id)).data).toEqual(completed(2));
-    await runDurableObjectAlarm(a.stub);
+    await settle(a);
     expect(await arrivals(a)).toHaveLength(1);
     expect(await deliveriesOf(b)).toEqual([]);
   });
@@ -86,10 +86,8 @@ describe("the same id in two accounts is two events", () => {
     const id = `redo-${crypto.randomUUID()}`;
     await expectJson(sendEvent({ id, type: "workflow.completed", account_id: a.accountId, data: completed(1) }), 202);
     await expectJson(sendEvent({ id, type: "workflow.completed", account_id: b.accountId, data: completed(2) }), 202);
-    // Both deliveries are pending (never sent): the sweep of overdue ones hands them to their queues again.
-    await cron(Date.now() + 3 * 60_000);
-    await runDurableObjectAlarm(a.stub);
-    await runDurableObjectAlarm(b.stub);
+    await settle(a);
+    await settle(b);
     for (const h of [a, b]) {
       const [d] = await deliveriesOf(h);
       await expectJson(call("POST", `/v1/deliveries/${d.id}/retry`, { token: h.key }), 202);
@@ -97,6 +95,26 @@ describe("the same id in two accounts is two events", () => {
     }
     expect(await arrivals(a)).toEqual(Array(2).fill({ id, type: "workflow.completed", account_id: a.accountId, data: completed(1) }));
     expect(await arrivals(b)).toEqual(Array(2).fill({ id, type: "workflow.completed", account_id: b.accountId, data: completed(2) }));
+
+    // Two events under one id whose hand-offs never reached their queues (as a crash between storing and handing
+    // off leaves them): the sweep finds each in its account and rebuilds its own payload.
+    const lost = `lost-${crypto.randomUUID()}`;
+    const at = Date.now() - 5 * 60_000;
+    for (const [h, n] of [
+      [a, 3],
+      [b, 4],
+    ] as const) {
+      await env.DB.prepare(
+        "INSERT INTO events (account_id, id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
+      )
+        .bind(h.accountId, lost, new Date(at).toISOString(), JSON.stringify(completed(n)), at, JSON.stringify([[h.wh.id, newId("dlv", at)]]))
+        .run();
+    }
+    await cron();
+    await settle(a);
+    await settle(b);
+    expect((await arrivals(a)).at(-1)).toEqual({ id: lost, type: "workflow.completed", account_id: a.accountId, data: completed(3) });
+    expect((await arrivals(b)).at(-1)).toEqual({ id: lost, type: "workflow.completed", account_id: b.accountId, data: completed(4) });
   });
 });
 
@@ -109,7 +127,7 @@ describe("broadcasts", () => {
     expect(await eventOf(a, answer.id)).toMatchObject({ id: answer.id, account_id: a.accountId, type: "system.maintenance", data: MAINTENANCE });
     const list = await expectJson(call("GET", "/v1/events?type=system.maintenance&limit=200", { token: quiet.key }), 200);
     expect(list.data.filter((e: { id: string }) => e.id === answer.id)).toEqual([expect.objectContaining({ account_id: quiet.accountId })]);
-    expect(await runDurableObjectAlarm(a.stub)).toBe(true);
+    await settle(a);
     expect(await arrivals(a)).toEqual([{ id: answer.id, type: "system.maintenance", account_id: a.accountId, data: MAINTENANCE }]);
     // Its id is now taken in every account that existed: an event of one of them with it is a repeat there.
     expect(await expectJson(sendEvent({ id: answer.id, type: "workflow.completed", account_id: a.accountId, data: completed(1) }), 200)).toEqual({
@@ -118,7 +136,7 @@ describe("broadcasts", () => {
     });
     const later = await newAccount("Created later");
     await expectJson(sendEvent({ id: answer.id, type: "workflow.completed", account_id: later.accountId, data: completed(1) }), 202);
-    await runDurableObjectAlarm(a.stub);
+    await settle(a);
     expect(await arrivals(a)).toHaveLength(1);
   });
 
@@ -131,8 +149,8 @@ describe("broadcasts", () => {
 
     expect(await eventOf(a, id)).toMatchObject({ type: "workflow.completed", account_id: a.accountId, data: completed(1) });
     expect(await eventOf(b, id)).toMatchObject({ type: "system.maintenance", account_id: b.accountId, data: MAINTENANCE });
-    await runDurableObjectAlarm(a.stub);
-    await runDurableObjectAlarm(b.stub);
+    await settle(a);
+    await settle(b);
     expect(await arrivals(a)).toEqual([{ id, type: "workflow.completed", account_id: a.accountId, data: completed(1) }]);
     expect(await arrivals(b)).toEqual([{ id, type: "system.maintenance", account_id: b.accountId, data: MAINTENANCE }]);
     expect((await deliveriesOf(a)).map((d) => d.event_type)).toEqual(["workflow.completed"]);
@@ -159,7 +177,7 @@ describe("broadcasts", () => {
     expect(answer.data[0]).toEqual({ id, deliveries: 1 });
     expect(await eventOf(a, id)).toMatchObject({ type: "workflow.completed" });
     expect(await eventOf(b, id)).toMatchObject({ type: "system.maintenance" });
-    await runDurableObjectAlarm(a.stub);
+    await settle(a);
     expect((await arrivals(a)).map((r) => r.type)).toEqual(["workflow.completed"]);
   });
 });

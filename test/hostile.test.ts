@@ -1,8 +1,8 @@
-import { runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
+import { settle } from "./support/delivery";
 
 // Hostile input: random and adversarial bodies on every JSON route get a 4xx problem (never a 5xx) and change
 // nothing stored; a key of account A reaches nothing of account B on any route.
@@ -55,7 +55,7 @@ beforeAll(async () => {
   const r = await receiver({ otherwise: { status: 500 } });
   const wh = await expectJson(call("POST", "/v1/webhooks", { token: a.key, body: { url: r.url, events: ["*"], retry: { max_attempts: 1 } } }), 201);
   const ev = await expectJson(sendEvent({ type: "workflow.completed", account_id: a.accountId, data: completed(1) }), 202);
-  await runDurableObjectAlarm(env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id)));
+  await settle({ stub: env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id)) });
   const list = await expectJson(call("GET", `/v1/webhooks/${wh.id}/deliveries`, { token: a.key }), 200);
   victim = { accountId: a.accountId, key: a.key, webhookId: wh.id, deliveryId: list.data[0].id, eventId: ev.id };
   attacker = await newAccount("Attacker");
@@ -172,7 +172,7 @@ describe("secrets stay secret", () => {
     const secret: string = created.secret;
     const raw = secret.slice("whsec_".length);
     await expectJson(sendEvent({ type: "workflow.completed", account_id: a.accountId, data: completed(2) }), 202);
-    await runDurableObjectAlarm(env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(created.id)));
+    await settle({ stub: env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(created.id)) });
     const dump = JSON.stringify(await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT * FROM ${t}`))).then((rs) => rs.map((x) => x.results)));
     expect(dump).not.toContain(raw);
     // A first attempt that succeeded is kept in the deliveries row (first_* columns), not as an attempts row: the

@@ -1,4 +1,4 @@
-import type { QueueItem } from "../delivery/queue";
+import type { QueueItem } from "../delivery/contract";
 import { inLists } from "../sql";
 import type { WebhookRow } from "../webhooks/store";
 import { BROADCAST, type EventRow, type Payload } from "./stored";

@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { QueueItem } from "../delivery/queue";
+import type { QueueItem } from "../delivery/contract";
 import { queueOf } from "../delivery/queue-stub";
 import type { EventRow } from "../events/stored";
 import { itemFor } from "../handoffs";

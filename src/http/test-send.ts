@@ -2,8 +2,8 @@
 // recorded as a delivery and sent through that queue, the only sender.
 
 import type { Context } from "hono";
+import type { QueueItem, TestResult } from "../delivery/contract";
 import { closedStatement, pendingStatement, prepared } from "../delivery/log";
-import type { QueueItem, TestResult } from "../delivery/queue";
 import { queueOf } from "../delivery/queue-stub";
 import { newId } from "../ids";
 import { type Payload, payloadFor } from "../ingest";

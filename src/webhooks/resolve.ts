@@ -178,8 +178,13 @@ export async function checkDestination(url: string, opts: DestinationOptions): P
  * Sends one attempt if its destination passes checkDestination; otherwise answers a failed attempt that made no
  * request (retried like any failure). The one way the queue reaches a receiver.
  */
-export async function sendChecked(req: OutgoingRequest, opts: DestinationOptions): Promise<SentAttempt> {
+export async function sendChecked(
+  req: OutgoingRequest,
+  opts: DestinationOptions,
+  fetchFn?: typeof fetch,
+  clock: () => number = Date.now,
+): Promise<SentAttempt> {
   const refused = await checkDestination(req.url, opts);
-  if (!refused) return sendRequest(req);
-  return { result: { error: refused }, startedAt: (opts.now ?? Date.now)(), durationMs: 0, responseHeaders: null, responseBody: null };
+  if (!refused) return sendRequest(req, fetchFn, clock);
+  return { result: { error: refused }, startedAt: clock(), durationMs: 0, responseHeaders: null, responseBody: null };
 }

@@ -1,8 +1,13 @@
-import { createExecutionContext, createScheduledController, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
 import worker from "../../src/index";
 import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./api";
+import { idle, idleAll, testClock, wantedAlarm } from "./queue-seams";
+
+// How the workerd tests drive a webhook's queue: through the API and its receiver, as a customer would, and through
+// time. A hand-off sends at once, as in production; `settle` waits for that work, `runDue` moves the queues' clock
+// to the alarm the queue asked for and fires it.
 
 /** A fresh account with one webhook (subscribed to every type) pointing at a scripted receiver, and its queue's stub. */
 export async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
@@ -11,26 +16,65 @@ export async function hook(settings: Record<string, unknown> = {}, script: { ans
   const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
   const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
   let n = 0;
-  return {
+  const h = {
     accountId,
     key,
     r,
     wh,
     stub,
-    send: async (data: Record<string, unknown> = completed(++n), type = "workflow.completed") =>
-      expectJson(sendEvent({ type, account_id: accountId, data }), 202) as Promise<{ id: string; deliveries: number }>,
+    /** Ingests one event and waits until the queue has done what it does with it at once. */
+    send: async (data: Record<string, unknown> = completed(++n), type = "workflow.completed") => {
+      const answer = (await expectJson(sendEvent({ type, account_id: accountId, data }), 202)) as { id: string; deliveries: number };
+      await settle(h);
+      return answer;
+    },
   };
+  return h;
 }
 
 export type Hook = Awaited<ReturnType<typeof hook>>;
 
-/** Makes every queued retry due now (and lifts a 429 pause unless told not to), then runs the alarm once. */
-export async function runDue(h: Hook, opts: { keepPause?: boolean } = {}) {
-  await runInDurableObject(h.stub, (_i, state) => {
-    state.storage.sql.exec("UPDATE queue SET next_at = 0");
-    if (!opts.keepPause) state.storage.sql.exec("DELETE FROM meta WHERE key = 'paused_until'");
-  });
-  return runDurableObjectAlarm(h.stub);
+/** Waits until the webhook's queue has finished the work it started in the background (a run after a hand-off). */
+export async function settle(h: Pick<Hook, "stub">): Promise<void> {
+  await idle(h.stub.id.toString());
+}
+
+/** Waits until every queue has finished the work it started in the background. */
+export async function settleAll(): Promise<void> {
+  await idleAll();
+}
+
+/** When the queue wants its alarm (ms, on the queues' clock), or null. */
+export function alarmOf(h: Pick<Hook, "stub">): number | null {
+  return wantedAlarm(h.stub.id.toString());
+}
+
+/**
+ * Lets time pass until the queue's alarm is due and fires it: the next retry, batch, pause or expiry happens.
+ * False when the queue wanted no alarm.
+ */
+export async function runDue(h: Pick<Hook, "stub">): Promise<boolean> {
+  await settle(h);
+  const at = alarmOf(h);
+  if (at === null) return false;
+  const wait = at - testClock.now();
+  if (wait > 0) testClock.advance(wait);
+  await runDurableObjectAlarm(h.stub);
+  await settle(h);
+  return true;
+}
+
+/** Moves the queues' clock ahead, firing every alarm that falls due on the way, until `ms` have passed. */
+export async function elapse(h: Pick<Hook, "stub">, ms: number): Promise<void> {
+  const until = testClock.now() + ms;
+  for (;;) {
+    await settle(h);
+    const at = alarmOf(h);
+    if (at === null || at > until) break;
+    await runDue(h);
+  }
+  const rest = until - testClock.now();
+  if (rest > 0) testClock.advance(rest);
 }
 
 /** The webhook's deliveries as the API lists them. */

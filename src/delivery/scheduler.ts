@@ -1,0 +1,180 @@
+import { newId } from "../ids";
+import type { QueueConfig } from "../webhooks/store";
+import { deliver, type Parts } from "./attempt";
+import { HOLD_MS } from "./journal";
+import { dueUnits, expiredRows, nextDue, nextExpiry, type Unit } from "./lines";
+
+/** One run sends for at most this long, then re-arms the alarm, so a huge backlog never pins one invocation. */
+const RUN_BUDGET_MS = 25_000;
+/**
+ * …and makes at most about this many subrequests (sends and D1 batches): an invocation may make 1,000 on older paid
+ * plans (10,000 today), and a run that hit the limit would throw in the middle of a wave.
+ */
+const RUN_SUBREQUESTS = 900;
+/**
+ * During a run the log goes to D1 once this many delivered rows wait for it, or this often: waiting for D1 between
+ * sends would halve a strict webhook's rate, and a page bounds what a crash sends twice.
+ */
+const LOG_FLUSH_ROWS = 20;
+const LOG_FLUSH_MS = 1000;
+/** When D1 refuses the log, the outbox is tried again after this long. */
+const OUTBOX_RETRY_MS = 15_000;
+/**
+ * A run started by a hand-off (not by the alarm) that is about to send a delivery due BACKSTOP_AFTER_MS ago or more
+ * — the queue is behind: a slow or throttled receiver, a stream faster than it, rows a wake-up found — sets the alarm
+ * BACKSTOP_MS ahead, so a process that dies mid-backlog resumes by itself. A run that keeps up sets none (an alarm
+ * set and cleared is two rows written); a process that dies during one leaves only what it had in flight, to the
+ * stream's next hand-off or, at worst, the cron sweeper.
+ */
+const BACKSTOP_AFTER_MS = 2_000;
+const BACKSTOP_MS = 30_000;
+/** Rows expired per statement, so one run never holds a huge result in memory. */
+const PAGE = 500;
+
+/**
+ * The scheduler: when the queue sends. A hand-off that finds the queue idle starts a run in its own invocation; the
+ * alarm is for retries, waits (batches, pauses, rate limits), the outbox and long backlogs, and is always set to the
+ * earliest of them. A run sends in waves — the due units, all at once — until nothing is due or its budget is spent.
+ */
+export class Scheduler {
+  readonly #p: Parts;
+  #running: Promise<void> | null = null;
+
+  constructor(parts: Parts) {
+    this.#p = parts;
+  }
+
+  /** Starts a run in this invocation unless one is going (it picks up new rows before it ends). */
+  kick(): void {
+    if (this.#running) return;
+    this.#p.seams.waitUntil(this.#serial(false));
+  }
+
+  /** The alarm: a run, unless one started by a hand-off is going (the alarm was its backstop; it re-arms at its end). */
+  async alarm(): Promise<void> {
+    if (this.#running) return this.#running;
+    return this.#serial(true);
+  }
+
+  #serial(byAlarm: boolean): Promise<void> {
+    const run = this.#run(byAlarm).finally(() => {
+      this.#running = null;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #run(byAlarm: boolean): Promise<void> {
+    const { store, journal, pacing, seams } = this.#p;
+    // Once D1 has refused the log in this run, the run stops asking it: sends go on, the outbox waits.
+    let logging = await journal.flush();
+    const started = seams.now();
+    let subrequests = 0;
+    let flushedAt = started;
+    let backstop = byAlarm;
+    for (;;) {
+      const cfg = this.#p.config();
+      if (!cfg || cfg.deleted) break;
+      const now = seams.now();
+      // Expiry runs whether or not the webhook is active: a held event past its ttl_s is as useless as any other.
+      this.#expire(cfg, now);
+      if (!cfg.active || now - started >= RUN_BUDGET_MS || subrequests >= RUN_SUBREQUESTS) break;
+      const units = dueUnits(store, cfg, now, () => newId("bat", now));
+      const allowed = units.slice(0, pacing.take(cfg, units.length, now));
+      if (allowed.length === 0) {
+        // Before stopping, the log goes out: a hand-off that came in meanwhile is then seen by the next look.
+        if (logging && journal.sentRows > 0) {
+          logging = await journal.flush();
+          subrequests++;
+          continue;
+        }
+        break;
+      }
+      // An alarm run that dies is run again by the runtime; a hand-off's run that has fallen behind needs an alarm.
+      if (!backstop && behind(allowed, now)) {
+        backstop = true;
+        await this.#backstop(now);
+      }
+      await Promise.all(allowed.map((u) => deliver(this.#p, cfg, u)));
+      subrequests += allowed.length;
+      if (logging && (journal.sentRows >= LOG_FLUSH_ROWS || seams.now() - flushedAt >= LOG_FLUSH_MS)) {
+        logging = await journal.flush();
+        if (logging) await journal.writePending(cfg, false, seams.now());
+        flushedAt = seams.now();
+        subrequests++;
+      }
+    }
+    // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
+    if (logging) await journal.flush();
+    else journal.spill();
+    // Deliveries left waiting are written pending: all of them when nothing sends soon (a retry, a pause, the webhook
+    // off), else those that have waited HOLD_MS.
+    const cfg = this.#p.config();
+    if (cfg && !cfg.deleted) {
+      const wake = this.nextWake();
+      await journal.writePending(cfg, wake === null || wake > seams.now() + HOLD_MS, seams.now());
+    }
+    // A backstop this run set is not left to fire for nothing.
+    await this.arm({ force: true, clear: !byAlarm && backstop });
+  }
+
+  /** Closes every waiting row past its ttl_s as expired, a page at a time. */
+  #expire(cfg: QueueConfig, now: number): void {
+    for (;;) {
+      const rows = expiredRows(this.#p.store, now, PAGE);
+      this.#p.journal.close(cfg, rows, "expired", "not delivered within ttl_s", now);
+      if (rows.length < PAGE) return;
+    }
+  }
+
+  /** The earliest time anything here needs the alarm: a due unit, a batch's wait, a pause, an expiry, the outbox. */
+  nextWake(): number | null {
+    const { store, journal, pacing, seams } = this.#p;
+    const cfg = this.#p.config();
+    let next: number | null = journal.outbox > 0 ? seams.now() + OUTBOX_RETRY_MS : null;
+    const consider = (t: number | null) => {
+      if (t !== null && (next === null || t < next)) next = t;
+    };
+    if (cfg && !cfg.deleted) {
+      if (cfg.active) {
+        const due = nextDue(store, cfg);
+        consider(due === null ? null : pacing.notBefore(cfg, due));
+      }
+      // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is off).
+      consider(nextExpiry(store));
+    }
+    return next;
+  }
+
+  /**
+   * Sets the alarm to the earliest wake-up. An earlier alarm is never pushed later, unless `force` (at the end of a
+   * run, whose own alarm is spent). With nothing to wake for, an alarm already set is left to fire and find nothing
+   * (cheaper than deleting it) unless `clear` asks for it to go.
+   */
+  async arm(opts: { force?: boolean; clear?: boolean } = {}): Promise<void> {
+    const { alarm } = this.#p.seams;
+    const wake = this.nextWake();
+    if (wake === null) {
+      if (opts.clear && (await alarm.get()) !== null) await alarm.clear();
+      return;
+    }
+    if (!opts.force) {
+      const current = await alarm.get();
+      if (current !== null && current <= wake) return;
+    }
+    await alarm.set(wake);
+  }
+
+  /** Sets the alarm as a backstop for a run that has fallen behind (unless an earlier one is set). */
+  async #backstop(now: number): Promise<void> {
+    const { alarm } = this.#p.seams;
+    const at = now + BACKSTOP_MS;
+    const current = await alarm.get();
+    if (current === null || current > at) await alarm.set(at);
+  }
+}
+
+/** Whether a wave sends a delivery that has been due for BACKSTOP_AFTER_MS or more: the queue is behind. */
+function behind(units: Unit[], now: number): boolean {
+  return units.some((u) => u.rows.some((r) => r.next_at <= now - BACKSTOP_AFTER_MS));
+}

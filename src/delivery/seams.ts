@@ -1,0 +1,92 @@
+import { config, type Env } from "../config";
+import { inLists } from "../sql";
+import { type DestinationOptions, destinationOptions } from "../webhooks/resolve";
+import { type LogStatement, prepared } from "./log";
+
+/**
+ * What the outside world decides for a queue, passed in so that every part of it runs the same in production, in
+ * workerd tests (with a clock and an alarm the test drives) and in plain Node (the store's property test).
+ */
+
+/** The object's alarm: at most one, at an absolute time in ms. */
+export interface Alarm {
+  get(): Promise<number | null>;
+  set(at: number): Promise<void>;
+  clear(): Promise<void>;
+}
+
+/** Where the delivery log goes: D1. Both methods throw when D1 cannot answer. */
+export interface LogSink {
+  /** Runs the statements as one D1 batch (a transaction). */
+  write(statements: LogStatement[]): Promise<void>;
+  /** Which of these deliveries of the webhook D1 shows finished (not pending). */
+  finished(webhookId: string, deliveryIds: string[]): Promise<string[]>;
+}
+
+/** The deployment's settings a queue needs, from the parsed configuration. */
+export interface QueueSettings {
+  /** Opens sealed signing keys (AES-GCM, base64 of 32 bytes). */
+  encryptionKey: string;
+  /** This service's public address, for the dashboard links in Slack messages; "" for none. */
+  dashboardUrl: string;
+  /** A webhook failing without a success this long is disabled. */
+  disableAfterFailingMs: number;
+  /** How a destination is checked before each send (ALLOW_PRIVATE_DESTINATIONS, the DNS resolver). */
+  destinations: DestinationOptions;
+}
+
+export interface Seams {
+  sql: SqlStorage;
+  now: () => number;
+  random: () => number;
+  alarm: Alarm;
+  fetch: typeof fetch;
+  log: LogSink;
+  settings: QueueSettings;
+  /** Keeps the invocation alive for work that goes on after an RPC has answered (a run started by a hand-off). */
+  waitUntil: (work: Promise<unknown>) => void;
+}
+
+/** The seams of a deployed queue: its own storage and alarm, the real clock and network, D1. */
+export function productionSeams(ctx: DurableObjectState, env: Env): Seams {
+  const cfg = config(env);
+  return {
+    sql: ctx.storage.sql,
+    now: Date.now,
+    random: Math.random,
+    alarm: {
+      get: () => ctx.storage.getAlarm(),
+      set: (at) => ctx.storage.setAlarm(at),
+      clear: () => ctx.storage.deleteAlarm(),
+    },
+    fetch: (input, init) => fetch(input, init),
+    log: d1Sink(env.DB),
+    settings: {
+      encryptionKey: cfg.ENCRYPTION_KEY,
+      dashboardUrl: cfg.DASHBOARD_URL,
+      disableAfterFailingMs: cfg.DISABLE_AFTER_FAILING_HOURS * 3_600_000,
+      destinations: destinationOptions(cfg),
+    },
+    waitUntil: (work) => ctx.waitUntil(work),
+  };
+}
+
+/** The delivery log in D1. */
+export function d1Sink(db: D1Database): LogSink {
+  return {
+    async write(statements) {
+      if (statements.length > 0) await db.batch(statements.map((s) => prepared(db, s)));
+    },
+    async finished(webhookId, deliveryIds) {
+      const done: string[] = [];
+      for (const { items, marks } of inLists(deliveryIds)) {
+        const rows = await db
+          .prepare(`SELECT id FROM deliveries WHERE webhook_id = ? AND id IN (${marks}) AND status <> 'pending'`)
+          .bind(webhookId, ...items)
+          .all<{ id: string }>();
+        for (const r of rows.results) done.push(r.id);
+      }
+      return done;
+    },
+  };
+}
