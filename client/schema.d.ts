@@ -1156,6 +1156,17 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Past the test route's rate (10 a minute per webhook, 5 at once) or the webhook's rate_limit_per_s; see Retry-After */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Storage temporarily unavailable; nothing was accepted */
                 503: {
                     headers: {
@@ -1601,7 +1612,7 @@ export interface components {
             id: string;
             type: string;
             timestamp: string;
-            account_id: string | null;
+            account_id: string;
             data: {
                 [key: string]: unknown;
             };
@@ -1628,9 +1639,17 @@ export interface components {
             events: string[];
             description: string;
             active: boolean;
+            /** @description Sent with every request. Values are secrets: answers show them masked (`Bearer …3f9a`). */
             headers: {
                 [key: string]: string;
             };
+            /**
+             * @example {
+             *       "data.duration_ms": {
+             *         "$gt": 60000
+             *       }
+             *     }
+             */
             filter: {
                 [key: string]: unknown;
             } | null;
@@ -1668,9 +1687,17 @@ export interface components {
             events: string[];
             description?: string;
             active?: boolean;
+            /** @description Sent with every request. Values are secrets: answers show them masked (`Bearer …3f9a`). */
             headers?: {
                 [key: string]: string;
             };
+            /**
+             * @example {
+             *       "data.duration_ms": {
+             *         "$gt": 60000
+             *       }
+             *     }
+             */
             filter?: {
                 [key: string]: unknown;
             } | null;
@@ -1708,9 +1735,13 @@ export interface components {
             events?: string[];
             description?: string;
             active?: boolean;
-            headers?: {
-                [key: string]: string;
-            };
+            /**
+             * @example {
+             *       "data.duration_ms": {
+             *         "$gt": 60000
+             *       }
+             *     }
+             */
             filter?: {
                 [key: string]: unknown;
             } | null;
@@ -1725,6 +1756,10 @@ export interface components {
             format?: "json" | "slack";
             redact?: string[];
             ttl_s?: number | null;
+            /** @description A merge patch: a value sets that header, null removes it, headers not named stay as they were; null removes them all. */
+            headers?: {
+                [key: string]: string | null;
+            } | null;
         };
         TestResult: {
             ok: boolean;

@@ -1,4 +1,14 @@
-import { type Answer, type BroxiClient, createClient, type Delivery, type Event, type EventInput, paginate, type WebhookCreate } from "../../client/index.js";
+import {
+  type Answer,
+  type BroxiClient,
+  createClient,
+  type Delivery,
+  type Event,
+  type EventInput,
+  paginate,
+  type Webhook,
+  type WebhookCreate,
+} from "../../client/index.js";
 import type { DevServer } from "./dev-server";
 import type { Hit } from "./sink";
 
@@ -125,17 +135,24 @@ export async function listDeliveries(server: DevServer, key: string, webhookId: 
   );
 }
 
+/** Every webhook of the account, all pages, newest first. */
+export async function listWebhooks(server: DevServer, key: string): Promise<Webhook[]> {
+  const api = apiOf(server, key);
+  return fromPages(paginate((cursor) => api.GET("/v1/webhooks", { params: { query: { cursor, limit: 200 } } })));
+}
+
 /**
  * Every item of a list route given as a path with its query, for callers that build one
- * (`/v1/events`, `/v1/webhooks/{id}/deliveries?status=pending`); the typed listEvents and listDeliveries underneath.
+ * (`/v1/events`, `/v1/webhooks`, `/v1/webhooks/{id}/deliveries?status=pending`); the typed lists underneath.
  */
 export async function listAll(server: DevServer, bearer: string, path: string): Promise<any[]> {
   const url = new URL(path, server.url);
   const query = Object.fromEntries(url.searchParams);
   if (url.pathname === "/v1/events") return listEvents(server, bearer, query);
+  if (url.pathname === "/v1/webhooks") return listWebhooks(server, bearer);
   const webhook = /^\/v1\/webhooks\/([^/]+)\/deliveries$/.exec(url.pathname);
   if (webhook) return listDeliveries(server, bearer, decodeURIComponent(webhook[1]), query as DeliveryQuery);
-  throw new Error(`listAll knows /v1/events and /v1/webhooks/{id}/deliveries, not ${path}`);
+  throw new Error(`listAll knows /v1/events, /v1/webhooks and /v1/webhooks/{id}/deliveries, not ${path}`);
 }
 
 async function fromPages<T>(items: AsyncIterable<T>): Promise<T[]> {
