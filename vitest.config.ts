@@ -28,7 +28,7 @@ export default defineConfig(async () => {
           test: {
             name: "workers",
             include: ["test/**/*.test.ts"],
-            exclude: ["test/e2e/**", "test/browser/**", "test/chaos/**"],
+            exclude: ["test/e2e/**", "test/browser/**", "test/chaos/**", "test/unit/**"],
             setupFiles: ["./test/setup.ts"],
             globalSetup: ["./test/receiver-setup.ts"],
           },
@@ -41,6 +41,14 @@ export default defineConfig(async () => {
             testTimeout: 120_000,
             hookTimeout: 120_000,
             fileParallelism: false,
+          },
+        },
+        {
+          // The queue's parts in plain Node, on an in-memory SQLite: the store's property test.
+          test: {
+            name: "unit",
+            environment: "node",
+            include: ["test/unit/**/*.test.ts"],
           },
         },
         {

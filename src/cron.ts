@@ -3,8 +3,8 @@ import { queueOf } from "./delivery/queue-stub";
 import type { EventRow } from "./events/stored";
 import { itemFor, unfinishedHandoffs } from "./handoffs";
 import { idAtTime } from "./ids";
-import type { WebhookRow } from "./webhooks/store";
 import { toQueueConfig } from "./webhooks/store";
+import type { WebhookRow } from "./webhooks/types";
 
 /** A pending delivery overdue by this long is handed to its queue again, in case its hand-off was lost. */
 const SWEEP_AFTER_MS = 2 * 60_000;

@@ -3,7 +3,7 @@ import type { QueueItem } from "./delivery/contract";
 import { BROADCAST, type EventRow, type Payload } from "./events/stored";
 import { inLists } from "./sql";
 import { redact } from "./webhooks/paths";
-import type { WebhookRow } from "./webhooks/store";
+import type { WebhookRow } from "./webhooks/types";
 
 /** The payload as one webhook receives it: a broadcast carries the webhook's own account, and redact paths are applied. */
 export function payloadFor(event: Payload, webhook: Pick<WebhookRow, "account_id" | "redact">): string {

@@ -11,7 +11,8 @@ import { type FieldError, type Problem, problemBody } from "./http/problem";
 import { newId } from "./ids";
 import { matchesFilter } from "./webhooks/filter";
 import { matchesEventType, TEST_EVENT_TYPE } from "./webhooks/match";
-import { subscribedWebhooks, subscribedWebhooksQuery, toQueueConfig, type WebhookRow } from "./webhooks/store";
+import { subscribedWebhooks, subscribedWebhooksQuery, toQueueConfig } from "./webhooks/store";
+import type { WebhookRow } from "./webhooks/types";
 
 /** An event as the platform sends it. */
 export const EventInputSchema = z

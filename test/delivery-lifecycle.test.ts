@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import { toQueueConfig, type WebhookRow } from "../src/webhooks/store";
+import { toQueueConfig } from "../src/webhooks/store";
+import type { WebhookRow } from "../src/webhooks/types";
 import { call, completed, expectJson, receiver, sendEvent } from "./support/api";
 import { cron, deliveriesOf, deliveryOf, elapse, type Hook, hook, runDue, settle } from "./support/delivery";
 

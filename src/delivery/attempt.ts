@@ -1,5 +1,5 @@
 import { sendChecked } from "../webhooks/resolve";
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import type { Health } from "./health";
 import type { Journal } from "./journal";
 import type { Unit } from "./lines";

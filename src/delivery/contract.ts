@@ -1,4 +1,4 @@
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 
 /**
  * The contract of a webhook's queue, the Durable Object that is the only sender: what ingest, the routes and the

@@ -1,4 +1,4 @@
-import { readMeta, writeMeta } from "./store";
+import { readMeta, writeMeta } from "./meta";
 
 /**
  * The webhook's health as its queue sees it: since when every attempt has failed. Stored, so a wake-up keeps

@@ -1,4 +1,4 @@
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import { closedStatement, type LogStatement, pendingStatement } from "./log";
 import type { LogSink } from "./seams";
 import type { QueueStore, Row } from "./store";

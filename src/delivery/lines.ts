@@ -1,4 +1,4 @@
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import type { QueueStore, Row } from "./store";
 
 /**

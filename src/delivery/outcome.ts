@@ -1,4 +1,4 @@
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import { type AttemptLog, type LogStatement, logStatements } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
 import type { SentAttempt } from "./send";

@@ -1,6 +1,6 @@
-import type { QueueConfig } from "../webhooks/store";
 import { TestThrottle } from "../webhooks/test-throttle";
-import { readMeta, writeMeta } from "./store";
+import type { QueueConfig } from "../webhooks/types";
+import { readMeta, writeMeta } from "./meta";
 
 /**
  * Pacing: the webhook's `rate_limit_per_s` as a token bucket (bursts of one second's worth), the pause a `429` from

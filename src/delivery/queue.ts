@@ -1,18 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../config";
 import { sendChecked } from "../webhooks/resolve";
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import type { Parts } from "./attempt";
 import type { QueueItem, QueueRpc, QueueStatus, TestResult } from "./contract";
 import { Health } from "./health";
 import { Journal } from "./journal";
 import { logStatements } from "./log";
+import { readMeta, writeMeta } from "./meta";
 import { attemptLog, failureReason } from "./outcome";
 import { Pacing } from "./pacing";
 import { Requests } from "./request";
 import { Scheduler } from "./scheduler";
 import { productionSeams, type Seams } from "./seams";
-import { QueueStore, type Row, readMeta, writeMeta } from "./store";
+import { QueueStore, type Row } from "./store";
 
 /**
  * One webhook's delivery queue: the only code that talks to receivers. A thin shell: it builds the parts from its

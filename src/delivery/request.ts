@@ -1,6 +1,6 @@
 import { decryptSecret, type SigningKey, signatureHeader } from "../signing";
 import { maskHeaders, openHeaders } from "../webhooks/headers";
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import type { Unit } from "./lines";
 import type { OutgoingRequest } from "./send";
 import { toSlackMessage } from "./slack";

@@ -1,5 +1,5 @@
 import { newId } from "../ids";
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import { deliver, type Parts } from "./attempt";
 import { HOLD_MS } from "./journal";
 import { dueUnits, expiredRows, nextDue, nextExpiry, type Unit } from "./lines";

@@ -1,5 +1,7 @@
-import type { QueueConfig } from "../webhooks/store";
+import type { QueueConfig } from "../webhooks/types";
 import type { QueueItem } from "./contract";
+import { readMeta, writeMeta } from "./meta";
+import { orderKey } from "./order-keys";
 
 /**
  * The row store: a webhook's queue in its Durable Object's SQLite, and the one place that knows what state a queued
@@ -166,14 +168,15 @@ export class QueueStore {
   add(cfg: QueueConfig, item: QueueItem, start: Start): number {
     const seq = ++this.#last;
     const spare = this.#spares > 0 ? this.sql.exec<{ s: number }>("SELECT min(seq) AS s FROM queue").one().s : null;
-    const values = [seq, item.delivery_id, item.event_id, item.event_type, item.payload, ...orderKeyArgs(cfg), start.nextAt, item.created_at, start.expiresAt];
+    const order = orderKey(cfg, item.payload);
+    const values = [seq, item.delivery_id, item.event_id, item.event_type, item.payload, ...order.args, start.nextAt, item.created_at, start.expiresAt];
     const head = cfg.ordering === "none" ? 1 : 0;
     const key =
       spare === null
         ? this.sql
             .exec<{ order_key: string }>(
               `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, expires_at, attempts, head)
-               VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(cfg, "?5")}, ?, ?, ?, ?, ?) RETURNING order_key`,
+               VALUES (?, ?, ?, ?, ?, ${order.sql}, ?, ?, ?, ?, ?) RETURNING order_key`,
               ...values,
               start.attempts,
               head,
@@ -181,7 +184,7 @@ export class QueueStore {
             .one().order_key
         : this.sql
             .exec<{ order_key: string }>(
-              `UPDATE queue SET seq = ?, delivery_id = ?, event_id = ?, event_type = ?, payload = ?, order_key = ${orderKeyExpr(cfg, "?5")},
+              `UPDATE queue SET seq = ?, delivery_id = ?, event_id = ?, event_type = ?, payload = ?, order_key = ${order.sql},
                  next_at = ?, created_at = ?, expires_at = ?, attempts = ?, head = ?, batch_id = NULL
                WHERE seq = ? RETURNING order_key`,
               ...values,
@@ -220,13 +223,13 @@ export class QueueStore {
       this.#last = Math.max(this.#last, seq);
       this.sql.exec(
         `INSERT INTO queue (seq, delivery_id, event_id, event_type, payload, order_key, next_at, created_at, attempts, head)
-         VALUES (?, ?, ?, ?, ?, ${orderKeyExpr(cfg, "?5")}, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ${orderKey(cfg, item.payload).sql}, ?, ?, ?, ?)`,
         seq,
         item.delivery_id,
         item.event_id,
         item.event_type,
         item.payload,
-        ...orderKeyArgs(cfg),
+        ...orderKey(cfg, item.payload).args,
         now,
         item.created_at,
         item.attempt_count ?? 0,
@@ -296,7 +299,8 @@ export class QueueStore {
 
   /** Recomputes every row's order key (the webhook's ordering changed) and every head. */
   rekey(cfg: QueueConfig): void {
-    this.sql.exec(`UPDATE queue SET order_key = ${orderKeyExpr(cfg)} WHERE seq > ?`, ...orderKeyArgs(cfg), this.#done);
+    const key = orderKey(cfg);
+    this.sql.exec(`UPDATE queue SET order_key = ${key.sql} WHERE seq > ?`, ...key.args, this.#done);
     this.recomputeHeads();
   }
 
@@ -339,40 +343,6 @@ export class QueueStore {
   }
 }
 
-/** A JSON value of the object's `meta` table, or null. */
-export function readMeta<T>(sql: SqlStorage, key: string): T | null {
-  const row = sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0];
-  return row ? (JSON.parse(row.value) as T) : null;
-}
-
-/** Writes (or, with null, deletes) a JSON value of the object's `meta` table. */
-export function writeMeta(sql: SqlStorage, key: string, value: unknown): void {
-  if (value === null) sql.exec("DELETE FROM meta WHERE key = ?", key);
-  // An upsert, not INSERT OR REPLACE: a replace deletes and inserts, two rows written for one value.
-  else sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, JSON.stringify(value));
-}
-
 function keysOf(rows: Row[]): Set<string> {
   return new Set(rows.map((r) => r.order_key).filter((k) => k !== ""));
-}
-
-/** The SQL that computes a row's order key from its payload, so a change of ordering can rekey the queue in one statement. */
-function orderKeyExpr(cfg: QueueConfig, payloadParam = "payload"): string {
-  if (cfg.ordering === "strict") return "''";
-  if (cfg.ordering === "none") return "hex(randomblob(8))";
-  // Prefixed so that an event without the key still has a keyed line ('' is strict's, which keeps no heads).
-  return `'k:' || coalesce(json_extract(${payloadParam}, ?), '')`;
-}
-
-function orderKeyArgs(cfg: QueueConfig): string[] {
-  if (cfg.ordering !== "key" || !cfg.ordering_key) return [];
-  return [jsonPath(cfg.ordering_key)];
-}
-
-/** "data.items.0.id" → `$."data"."items"[0]."id"` for SQLite's json_extract. */
-function jsonPath(dotted: string): string {
-  return `$${dotted
-    .split(".")
-    .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `."${s}"`))
-    .join("")}`;
 }

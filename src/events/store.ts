@@ -1,6 +1,6 @@
 import type { QueueItem } from "../delivery/contract";
 import { inLists } from "../sql";
-import type { WebhookRow } from "../webhooks/store";
+import type { WebhookRow } from "../webhooks/types";
 import { BROADCAST, type EventRow, type Payload } from "./stored";
 
 /** One delivery an event hands off: the webhook and the item its queue gets. */

@@ -7,8 +7,9 @@ import { closedStatement, pendingStatement, prepared } from "../delivery/log";
 import { queueOf } from "../delivery/queue-stub";
 import { newId } from "../ids";
 import { type Payload, payloadFor } from "../ingest";
-import { toQueueConfig, type WebhookRow } from "../webhooks/store";
+import { toQueueConfig } from "../webhooks/store";
 import { TEST_SEND_BURST, TEST_SENDS_PER_MINUTE } from "../webhooks/test-throttle";
+import type { WebhookRow } from "../webhooks/types";
 import type { AppEnv } from "./app-env";
 import { ProblemError } from "./problem";
 

@@ -8,17 +8,8 @@ import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signin
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
 import { destinationOptions, resolutionError } from "../webhooks/resolve";
-import {
-  getWebhookRow,
-  insertWebhookStatement,
-  type SealedHeaders,
-  type SealedKey,
-  saveWebhookStatement,
-  settingsColumns,
-  toQueueConfig,
-  toWebhook,
-  type WebhookRow,
-} from "../webhooks/store";
+import { getWebhookRow, insertWebhookStatement, saveWebhookStatement, settingsColumns, toQueueConfig, toWebhook } from "../webhooks/store";
+import type { SealedHeaders, SealedKey, WebhookRow } from "../webhooks/types";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";

@@ -3,7 +3,7 @@
 // form ("Bearer …3f9a") that is all any answer, log or page ever shows, and opened only by the queue to send.
 
 import { decryptSecret, encryptSecret } from "../signing";
-import type { SealedHeaders } from "./store";
+import type { SealedHeaders } from "./types";
 
 /** How answers show a value: an auth scheme stays readable, the credential does not. */
 const MASK = "…";
