@@ -23,7 +23,7 @@ const FULL = {
   backlog: [1000, 10000],
   costEvents: { light: 30, load: 300, batch: 300, steady: 300, fanout10: 30 },
   firstRound: { baseline: 600, w1: 150, w10: 30, w100: 4 },
-  estimateMs: { single: 110_000, profile: 25_000, ingest: 20_000, batchfed: 60_000, openloop: 40_000, backlog: 90_000, cost: 45_000 },
+  estimateMs: { single: 100_000, profile: 15_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, cost: 45_000 },
   budgetMs: 560_000,
   hardLimitMs: 595_000,
 };
@@ -46,7 +46,7 @@ const QUICK = {
   backlog: [100, 400],
   costEvents: { light: 10, load: 60, batch: 100, steady: 60, fanout10: 10 },
   firstRound: { baseline: 300, w1: 60, w10: 15, w100: 2 },
-  estimateMs: { single: 45_000, profile: 12_000, ingest: 10_000, batchfed: 25_000, openloop: 20_000, backlog: 35_000, cost: 30_000 },
+  estimateMs: { single: 35_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, cost: 25_000 },
   budgetMs: 240_000,
   hardLimitMs: 290_000,
 };
