@@ -88,7 +88,10 @@ export function profileTables(r) {
       table(
         [`CPU ms per event (${p.concurrency} clients, ${p.seconds} s, sampled every ${p.interval_us} µs)`, "service, 1 webhook `none`", "forward-only Worker"],
         [
-          ["the Worker isolate, not idle (it runs the objects too; wall time, above CPU time on a busy machine)", ...sides.map((x) => cell(x, (y) => y.busy_ms_per_unit))],
+          [
+            "the Worker isolate, not idle (it runs the objects too; wall time, above CPU time on a busy machine)",
+            ...sides.map((x) => cell(x, (y) => y.busy_ms_per_unit)),
+          ],
           ["… the Worker: request until its 202", ...sides.map((x) => cell(x, (y) => y.by_side.worker.ms_per_unit))],
           ["… the Durable Object: hand-off, send, log", ...sides.map((x) => cell(x, (y) => y.by_side.object.ms_per_unit))],
           ["… no app frame on the stack (runtime, D1 client callbacks, GC)", ...sides.map((x) => cell(x, (y) => y.by_side.runtime.ms_per_unit))],
