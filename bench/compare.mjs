@@ -6,10 +6,14 @@
 // only, and every child is killed on exit, like run.mjs.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { removeOnExit } from "./lib/cleanup.mjs";
+import { startWrangler } from "./lib/instance.mjs";
 import { client, percentile, pool, round, steadyRate, summary } from "./lib/load.mjs";
-import { bundleSnapshot, loadAverage, ROOT, removeOnExit, snapshotSource, startWrangler } from "./lib/proc.mjs";
+import { loadAverage } from "./lib/proc.mjs";
 import { startReceiver } from "./lib/receiver.mjs";
 import { accountWithWebhooks, event, platformHeaders, SERVICE_VARS } from "./lib/service.mjs";
+import { bundleSnapshot, snapshotSource } from "./lib/snapshot.mjs";
+import { ROOT } from "./lib/wrangler.mjs";
 import { applyVariants } from "./variants.mjs";
 
 const argv = process.argv.slice(2);

@@ -6,128 +6,20 @@
 // rows written (D1's own meta.rows_read / meta.rows_written); Durable Object SQLite rows read and written
 // (cursor.rowsRead / cursor.rowsWritten) and alarm writes (setAlarm/deleteAlarm, billed as a row written each).
 // Timed (the profile): wall time inside D1 calls, outbound fetches, alarm runs and RPC calls, and how late each
-// alarm fired after the time it was set for.
+// alarm fired after the time it was set for. Each Worker request is also counted until its answer is ready
+// (`before_202`: its D1 round trips, the object RPCs it made, their wall time and the handler's), apart from what
+// it does after (waitUntil).
 import app, { WebhookQueue as Queue } from "../../src/index";
+import { addInto, book, countedEnv, sqlKey, zero } from "./counting.js";
 
-const zero = () => ({
-  worker_requests: 0,
-  rpc_calls: 0,
-  rpc_by_method: {},
-  alarms: 0,
-  d1_queries: 0,
-  d1_batches: 0,
-  d1_statements_in_batches: 0,
-  d1_rows_read: 0,
-  d1_rows_written: 0,
-  d1_ms: 0,
-  sql_execs: 0,
-  sql_rows_read: 0,
-  sql_rows_written: 0,
-  alarm_sets: 0,
-  alarm_deletes: 0,
-  alarm_gets: 0,
-  alarm_pending: 0,
-  fetches: 0,
-  fetch_ms: 0,
-  alarm_ms: 0,
-  rpc_ms: 0,
-  alarm_lateness_ms: [],
-  /** Per SQL statement (D1 and the object's SQLite): how often it ran and the rows it read and wrote. */
-  by_sql: {},
-});
-
-/** A statement's text, shortened to a readable key. */
-function sqlKey(store, sql) {
-  return `${store}: ${String(sql).replace(/\s+/g, " ").trim().slice(0, 90)}`;
-}
-
-function book(c, key, read, written) {
-  const b = c.by_sql[key] ?? (c.by_sql[key] = { count: 0, rows_read: 0, rows_written: 0 });
-  b.count++;
-  b.rows_read += read;
-  b.rows_written += written;
-}
-
-const workerCounts = zero();
-
-function addMeta(c, result, sql) {
-  const read = result?.meta?.rows_read ?? 0;
-  const written = result?.meta?.rows_written ?? 0;
-  c.d1_rows_read += read;
-  c.d1_rows_written += written;
-  book(c, sqlKey("D1", sql), read, written);
-}
-
-const TARGET = Symbol("target");
-const SQL = Symbol("sql");
-
-function countedStatement(stmt, c, sql) {
-  return new Proxy(stmt, {
-    get(t, k) {
-      if (k === TARGET) return t;
-      if (k === SQL) return sql;
-      if (k === "bind") return (...args) => countedStatement(t.bind(...args), c, sql);
-      if (k === "run" || k === "all") {
-        return async (...args) => {
-          const start = performance.now();
-          const r = await t[k](...args);
-          c.d1_ms += performance.now() - start;
-          c.d1_queries++;
-          addMeta(c, r, sql);
-          return r;
-        };
-      }
-      if (k === "first") {
-        // first() hides meta; all() runs the same query and shows it.
-        return async (column) => {
-          const start = performance.now();
-          const r = await t.all();
-          c.d1_ms += performance.now() - start;
-          c.d1_queries++;
-          addMeta(c, r, sql);
-          const row = r.results[0] ?? null;
-          return column === undefined ? row : (row?.[column] ?? null);
-        };
-      }
-      const v = Reflect.get(t, k);
-      return typeof v === "function" ? v.bind(t) : v;
-    },
-  });
-}
-
-function countedD1(db, c) {
-  return new Proxy(db, {
-    get(t, k) {
-      if (k === "prepare") return (sql) => countedStatement(t.prepare(sql), c, sql);
-      if (k === "batch") {
-        return async (statements) => {
-          const start = performance.now();
-          const results = await t.batch(statements.map((s) => s[TARGET] ?? s));
-          c.d1_ms += performance.now() - start;
-          c.d1_queries++;
-          c.d1_batches++;
-          c.d1_statements_in_batches += statements.length;
-          results.forEach((r, i) => {
-            addMeta(c, r, statements[i][SQL] ?? "?");
-          });
-          return results;
-        };
-      }
-      const v = Reflect.get(t, k);
-      return typeof v === "function" ? v.bind(t) : v;
-    },
-  });
-}
-
-const wrappedEnvs = new WeakMap();
-function countedEnv(env, c) {
-  let wrapped = wrappedEnvs.get(c)?.get(env);
-  if (!wrapped) {
-    wrapped = { ...env, DB: countedD1(env.DB, c) };
-    if (!wrappedEnvs.has(c)) wrappedEnvs.set(c, new WeakMap());
-    wrappedEnvs.get(c).set(env, wrapped);
-  }
-  return wrapped;
+// Each Worker request counts into its own record, so that what it did before its answer can be told from what its
+// waitUntil work did after; the totals are the sum of them all.
+const requestCounts = [];
+const before202 = zero();
+function workerTotals() {
+  const total = zero();
+  for (const c of requestCounts) addInto(total, c);
+  return { ...total, before_202: before202 };
 }
 
 // The runtime refuses a wrapped DurableObjectState, so the storage classes' own methods are wrapped instead,
@@ -271,10 +163,16 @@ export default {
     if (url.pathname === "/__bench/counts") {
       const ids = (url.searchParams.get("webhooks") ?? "").split(",").filter(Boolean);
       const queues = await Promise.all(ids.map((id) => env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(id)).benchCounts()));
-      return Response.json({ worker: workerCounts, queues });
+      return Response.json({ worker: workerTotals(), queues });
     }
-    workerCounts.worker_requests++;
-    return app.fetch(request, countedEnv(env, workerCounts), ctx);
+    const c = zero();
+    requestCounts.push(c);
+    c.worker_requests++;
+    const start = performance.now();
+    const response = await app.fetch(request, countedEnv(env, c), ctx);
+    c.handler_ms += performance.now() - start;
+    addInto(before202, c);
+    return response;
   },
   scheduled: app.scheduled,
 };

@@ -43,20 +43,23 @@ async function inspectorTargets(pid) {
 }
 
 /**
- * Opens an inspector session on `webSocketUrl`, sends `methods` one after another, and resolves to the last reply's
+ * Opens an inspector session on `webSocketUrl` and runs `steps` in order: a method name, a [method, params] pair,
+ * or an async function to run while the session is open (a CPU profile's round, say). Resolves to the last method's
  * result; null when the session closes first (another one took the isolate) or `timeoutMs` passes.
  */
-async function session(webSocketUrl, methods, timeoutMs) {
-  const ws = new WebSocket(webSocketUrl);
+async function session(webSocketUrl, steps, timeoutMs) {
+  const ws = new WebSocket(webSocketUrl, { maxPayload: 512 * 1024 * 1024 });
   const replies = new Map();
+  let closed = false;
   ws.on("message", (data) => {
     const m = JSON.parse(String(data));
     if (m.id !== undefined) replies.get(m.id)?.(m);
   });
-  const call = (id, method) =>
+  const call = (id, method, params = {}) =>
     new Promise((resolve) => {
+      if (closed) return resolve({});
       replies.set(id, resolve);
-      ws.send(JSON.stringify({ id, method, params: {} }));
+      ws.send(JSON.stringify({ id, method, params }));
     });
   const work = (async () => {
     await new Promise((resolve, reject) => {
@@ -66,11 +69,15 @@ async function session(webSocketUrl, methods, timeoutMs) {
     });
     // Closed early: every pending call answers empty, so the result is null.
     ws.once("close", () => {
+      closed = true;
       for (const resolve of replies.values()) resolve({});
     });
     let reply = {};
-    for (const [i, method] of methods.entries()) reply = await call(i + 1, method);
-    return reply.result ?? null;
+    for (const [i, step] of steps.entries()) {
+      if (typeof step === "function") await step();
+      else reply = await (typeof step === "string" ? call(i + 1, step) : call(i + 1, step[0], step[1]));
+    }
+    return closed ? null : (reply.result ?? null);
   })();
   let timer;
   try {
@@ -86,13 +93,14 @@ async function session(webSocketUrl, methods, timeoutMs) {
 /**
  * A session on the Worker's isolate (target `core:user:<name>`), which in `wrangler dev` also runs its Durable
  * Objects. workerd takes one session per isolate and wrangler's inspector proxy may hold it: the first attempt then
- * displaces that session and is closed, and the next one gets the isolate. Null after three misses.
+ * displaces that session and is closed, and the next one gets the isolate. Null after three misses. A step that is a
+ * function runs once per attempt: call this for one that sends traffic only after detachDevtools.
  */
-async function workerSession(pid, methods, timeoutMs) {
+export async function workerSession(pid, steps, timeoutMs) {
   for (let attempt = 0; attempt < 3; attempt++) {
     const target = (await inspectorTargets(pid)).find((t) => t.id.startsWith("core:user:"));
     if (!target) return null;
-    const result = await session(target.webSocketDebuggerUrl, methods, timeoutMs);
+    const result = await session(target.webSocketDebuggerUrl, steps, timeoutMs);
     if (result !== null) return result;
   }
   return null;

@@ -1,5 +1,5 @@
 // The load generator: keep-alive HTTP/1.1 POSTs to 127.0.0.1, a bounded concurrent loop (N clients, a fixed
-// count), an open-loop sender at a fixed rate, and the statistics the report uses.
+// count or a fixed time), an open-loop sender at a fixed rate, and the statistics the report uses.
 import { Agent, request } from "node:http";
 
 export const now = () => performance.timeOrigin + performance.now();
@@ -57,6 +57,24 @@ export async function pool(count, concurrency, task) {
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+  return { results, elapsedMs: now() - started };
+}
+
+/**
+ * Closed loop for a fixed time: `concurrency` clients, each sending task(i) as soon as its last answer came, until
+ * `durationMs` have passed (requests under way then are finished). Resolves to the results in send order.
+ */
+export async function closedLoop(durationMs, concurrency, task) {
+  const results = [];
+  const started = now();
+  const lane = async () => {
+    while (now() - started < durationMs) {
+      const i = results.length;
+      results.push(null);
+      results[i] = await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
   return { results, elapsedMs: now() - started };
 }
 

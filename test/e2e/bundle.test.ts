@@ -52,10 +52,13 @@ test("the deployable bundle builds and stays well under the Workers size limit",
   const reported = output.match(/Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/);
   console.log(
     `bundle: ${(rawBytes / 1024).toFixed(1)} KiB raw, ${(gzipBytes / 1024).toFixed(1)} KiB gzipped` +
-      (reported ? ` (wrangler: ${reported[1]} KiB / gzip ${reported[2]} KiB)` : "") +
+      (reported ? ` (wrangler: ${reported[1]} KiB / gzip ${reported[2]} KiB)` : " (wrangler printed no size)") +
       `; budget ${BUDGET_GZIP_BYTES / 1024} KiB gzipped, Workers limit 3 MiB Free / 10 MiB Paid`,
   );
-  expect(gzipBytes).toBeGreaterThan(0);
-  expect(gzipBytes).toBeLessThan(BUDGET_GZIP_BYTES);
-  if (reported) expect(Number(reported[2]) * 1024).toBeLessThan(BUDGET_GZIP_BYTES);
+  // The budget is judged on what Cloudflare measures: wrangler's own "gzip" figure, which our sum must match (within
+  // 1 %), or the files counted here are not the upload.
+  expect(reported, output).not.toBeNull();
+  const wranglerGzipBytes = Number(reported?.[2]) * 1024;
+  expect(Math.abs(gzipBytes - wranglerGzipBytes)).toBeLessThan(wranglerGzipBytes * 0.01);
+  expect(wranglerGzipBytes).toBeLessThan(BUDGET_GZIP_BYTES);
 });
