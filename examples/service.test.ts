@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "@photostructure/sqlite";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type DevServer, startDevServer } from "../test/support/dev-server";
 import { freePort, type Receiver, startReceiver } from "./test-support";
@@ -47,7 +47,7 @@ async function ingest(id: string, type: string, data: Record<string, unknown>): 
 }
 
 function storedEvents(): string[] {
-  const db = new Database(join(dbDir, "webhooks.db"), { readonly: true });
+  const db = new DatabaseSync(join(dbDir, "webhooks.db"), { readOnly: true });
   try {
     return (db.prepare("SELECT id FROM events ORDER BY id").all() as { id: string }[]).map((r) => r.id);
   } finally {
