@@ -40,7 +40,8 @@ if (process.env.CHROMIUM_PATH && missing.some((n) => n.pkg === "chromium")) {
 const pkgs = missing.map((n) => n.pkg);
 const manual = `sudo apt-get install -y ${pkgs.join(" ")}`;
 if (!runs("apt-get")) {
-  stop(`${pkgs.join(" and ")} missing and no apt-get here: install ${pkgs.join(" and ")}, or set CHROMIUM_PATH to a Chromium or Chrome binary.`);
+  const orPath = pkgs.includes("chromium") ? ", or set CHROMIUM_PATH to a Chromium or Chrome binary" : "";
+  stop(`${pkgs.join(" and ")} missing and no apt-get here: install ${pkgs.join(" and ")}${orPath}.`);
 }
 // sudo -n never prompts: a password it would need means the person runs the line below instead.
 const asRoot = process.getuid?.() === 0;
