@@ -39,7 +39,7 @@ test("what is missing is installed with apt-get (lists updated first), announced
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^installing python3 for the Python example \(apt-get, once\)… done in \d+ s\n$/);
   const calls = readFileSync(join(bin, "apt.log"), "utf8").trim().split("\n");
-  expect(calls).toEqual([expect.stringMatching(/ update$/), expect.stringMatching(/ install -y python3$/)]);
+  expect(calls).toEqual([expect.stringMatching(/ update$/), expect.stringMatching(/ install -y --no-install-recommends python3$/)]);
   // Once: with python3 there now, a second run is silent and asks apt-get nothing.
   const again = run(bin);
   expect([again.status, again.stdout, again.stderr]).toEqual([0, "", ""]);
@@ -51,7 +51,7 @@ test("when apt-get fails it stops, saying what to run", () => {
   const r = run(bin);
   expect(r.status).toBe(1);
   expect(r.stderr).toContain("E: Unable to locate package python3");
-  expect(r.stderr.trim().split("\n").at(-1)).toBe("npm test: apt-get update failed (above); run `sudo apt-get install -y python3`, then npm test again.");
+  expect(r.stderr.trim().split("\n").at(-1)).toBe("npm test: apt-get update failed (above); run `sudo apt-get install -y --no-install-recommends python3`, then npm test again.");
 });
 
 test("without apt-get it stops with one line naming what to install", () => {
