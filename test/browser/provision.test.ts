@@ -51,7 +51,9 @@ test("when apt-get fails it stops, saying what to run", () => {
   const r = run(bin);
   expect(r.status).toBe(1);
   expect(r.stderr).toContain("E: Unable to locate package python3");
-  expect(r.stderr.trim().split("\n").at(-1)).toBe("npm test: apt-get update failed (above); run `sudo apt-get install -y --no-install-recommends python3`, then npm test again.");
+  expect(r.stderr.trim().split("\n").at(-1)).toBe(
+    "npm test: apt-get update failed (above); run `sudo apt-get install -y --no-install-recommends python3`, then npm test again.",
+  );
 });
 
 test("without apt-get it stops with one line naming what to install", () => {
