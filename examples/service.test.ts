@@ -1,19 +1,18 @@
 // The examples as a reader of their READMEs runs them: the service started with `npm start` (wrangler dev), a
 // webhook created over the API, its secret given to the receiver, and real deliveries going out to it.
 
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "@photostructure/sqlite";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type DevServer, startDevServer } from "../test/support/dev-server";
 import { freePort, type Receiver, startReceiver } from "./test-support";
 
 const here = (dir: string) => fileURLToPath(new URL(`./${dir}/`, import.meta.url));
-const python = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const dbDir = mkdtempSync(join(tmpdir(), "broxiai-examples-"));
 
 let server: DevServer;
@@ -23,7 +22,7 @@ const receivers: Receiver[] = [];
 const slackMessages: { text: string; blocks: unknown[] }[] = [];
 let slack: Server;
 let express: Receiver;
-let flask: Receiver;
+let python: Receiver;
 let toDb: Receiver;
 const webhookIds: Record<string, string> = {};
 
@@ -48,7 +47,7 @@ async function ingest(id: string, type: string, data: Record<string, unknown>): 
 }
 
 function storedEvents(): string[] {
-  const db = new Database(join(dbDir, "webhooks.db"), { readonly: true });
+  const db = new DatabaseSync(join(dbDir, "webhooks.db"), { readOnly: true });
   try {
     return (db.prepare("SELECT id FROM events ORDER BY id").all() as { id: string }[]).map((r) => r.id);
   } finally {
@@ -82,12 +81,12 @@ beforeAll(async () => {
   accountId = (await api("/v1/accounts", server.token, { name: "Examples" })).id;
   apiKey = (await api(`/v1/accounts/${accountId}/api-keys`, server.token, { name: "examples" })).key;
 
-  const [pExpress, pFlask, pDb] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [pExpress, pPython, pDb] = await Promise.all([freePort(), freePort(), freePort()]);
   express = await receiverFor("express", pExpress, { events: ["workflow.*"] }, (secret) =>
     startReceiver(process.execPath, ["server.mjs"], { cwd: here("node-express"), port: pExpress, env: { WEBHOOK_SECRET: secret } }),
   );
-  flask = await receiverFor("flask", pFlask, { events: ["workflow.*"] }, (secret) =>
-    startReceiver(python, ["receiver.py"], { cwd: here("python-flask"), port: pFlask, env: { WEBHOOK_SECRET: secret } }),
+  python = await receiverFor("python", pPython, { events: ["workflow.*"] }, (secret) =>
+    startReceiver("python3", ["receiver.py"], { cwd: here("python"), port: pPython, env: { WEBHOOK_SECRET: secret } }),
   );
   toDb = await receiverFor("db", pDb, { events: ["workflow.*"], batch: { max_size: 2, max_wait_ms: 500 } }, (secret) =>
     startReceiver(process.execPath, ["receiver.mjs"], {
@@ -123,7 +122,7 @@ const failed = {
 };
 
 test("the test route reaches every example receiver and each verifies it", async () => {
-  for (const name of ["express", "flask", "db"]) {
+  for (const name of ["express", "python", "db"]) {
     const result = await api(`/v1/webhooks/${webhookIds[name]}/test`, apiKey, { type: "workflow.completed" });
     expect(result, name).toMatchObject({ ok: true });
   }
@@ -136,7 +135,7 @@ test("ingested events reach the receivers once each, a repeated ingest changes n
   expect((await ingest("evt_examples_2", "workflow.failed", failed)).status).toBe(202);
   expect((await ingest("evt_examples_1", "workflow.completed", completed)).status).toBe(200);
 
-  for (const r of [express, flask]) {
+  for (const r of [express, python]) {
     await r.waitFor((rec) => ["evt_examples_1", "evt_examples_2"].every((id) => rec.some((x) => x.handled === id)), 20_000);
   }
   // The database example's webhook batches two events into one request; both rows appear, once each.
@@ -149,17 +148,17 @@ test("ingested events reach the receivers once each, a repeated ingest changes n
     (m) => m.some((x) => x.text.includes("429 from the model")),
   );
   expect(toSlack.find((x) => x.text.includes("429 from the model"))!.text).toMatch(/^:x: Workflow Triage \(wf_ex\) failed/);
-  for (const r of [express, flask]) expect(r.records().filter((x) => x.handled === "evt_examples_1")).toHaveLength(1);
+  for (const r of [express, python]) expect(r.records().filter((x) => x.handled === "evt_examples_1")).toHaveLength(1);
 });
 
 test("after a secret rotation the receivers, still holding the old secret, keep verifying", async () => {
-  const rotated = await api(`/v1/webhooks/${webhookIds.flask}/rotate-secret`, apiKey, {});
+  const rotated = await api(`/v1/webhooks/${webhookIds.python}/rotate-secret`, apiKey, {});
   expect(rotated.secret).toMatch(/^whsec_/);
   expect((await ingest("evt_examples_3", "workflow.completed", { ...completed, execution_id: "exe_ex_3" })).status).toBe(202);
-  await flask.waitFor((rec) => rec.some((x) => x.handled === "evt_examples_3"), 20_000);
+  await python.waitFor((rec) => rec.some((x) => x.handled === "evt_examples_3"), 20_000);
   // The delivery log is written just after the receiver answers: wait for it to say delivered.
   const deliveries = await eventually(
-    () => api(`/v1/webhooks/${webhookIds.flask}/deliveries?status=delivered`, apiKey),
+    () => api(`/v1/webhooks/${webhookIds.python}/deliveries?status=delivered`, apiKey),
     (page) => page.data.some((d: { event_id: string }) => d.event_id === "evt_examples_3"),
   );
   const delivery = deliveries.data.find((d: { event_id: string }) => d.event_id === "evt_examples_3");

@@ -4,7 +4,9 @@
 //
 //   WEBHOOK_SECRET=whsec_… DATABASE_PATH=webhooks.db PORT=3000 node receiver.mjs
 import { createServer } from "node:http";
-import Database from "better-sqlite3";
+// node:sqlite's API for Node 20, with SQLite prebuilt in the npm package (nothing to compile). On Node 24 or later,
+// import { DatabaseSync } from "node:sqlite" instead: the same class.
+import { DatabaseSync } from "@photostructure/sqlite";
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 
 const secret = process.env.WEBHOOK_SECRET;
@@ -17,9 +19,10 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? "127.0.0.1";
 const MAX_BODY_BYTES = 1024 * 1024;
 
-const db = new Database(process.env.DATABASE_PATH ?? "webhooks.db");
+// timeout: a write waits up to 5 s for another process's write lock instead of failing at once.
+const db = new DatabaseSync(process.env.DATABASE_PATH ?? "webhooks.db", { timeout: 5000 });
 // WAL lets your other programs read the tables while this one writes.
-db.pragma("journal_mode = WAL");
+db.exec("PRAGMA journal_mode = WAL");
 db.exec(`
   -- One row per message the service sent (webhook-id: the event id, or the batch id for a batch).
   CREATE TABLE IF NOT EXISTS webhook_messages (
@@ -40,31 +43,42 @@ db.exec(`
 
 const insertMessage = db.prepare("INSERT OR IGNORE INTO webhook_messages (webhook_id, received_at) VALUES (?, ?)");
 const insertEvent = db.prepare(
-  "INSERT OR IGNORE INTO events (id, type, timestamp, account_id, data, webhook_id, received_at) VALUES (@id, @type, @timestamp, @account_id, @data, @webhook_id, @received_at)",
+  "INSERT OR IGNORE INTO events (id, type, timestamp, account_id, data, webhook_id, received_at) VALUES (:id, :type, :timestamp, :account_id, :data, :webhook_id, :received_at)",
 );
 
 /**
  * Stores one verified message in one transaction. A webhook-id already here is a retry: nothing is written.
  * Events are keyed by their own id as well, because a manual redelivery may carry an event again in another batch.
+ * BEGIN IMMEDIATE takes the write lock first, so a second process storing the same message waits, then finds it.
  */
-const store = db.transaction((webhookId, payload) => {
-  const receivedAt = new Date().toISOString();
-  if (insertMessage.run(webhookId, receivedAt).changes === 0) return { duplicate: true, stored: 0 };
-  const events = payload.type === "batch" ? payload.data.events : [payload];
-  let stored = 0;
-  for (const e of events) {
-    stored += insertEvent.run({
-      id: e.id,
-      type: e.type,
-      timestamp: e.timestamp,
-      account_id: e.account_id ?? null,
-      data: JSON.stringify(e.data ?? {}),
-      webhook_id: webhookId,
-      received_at: receivedAt,
-    }).changes;
+function store(webhookId, payload) {
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    const receivedAt = new Date().toISOString();
+    let result = { duplicate: true, stored: 0 };
+    if (insertMessage.run(webhookId, receivedAt).changes > 0) {
+      const events = payload.type === "batch" ? payload.data.events : [payload];
+      let stored = 0;
+      for (const e of events) {
+        stored += insertEvent.run({
+          id: e.id,
+          type: e.type,
+          timestamp: e.timestamp,
+          account_id: e.account_id ?? null,
+          data: JSON.stringify(e.data ?? {}),
+          webhook_id: webhookId,
+          received_at: receivedAt,
+        }).changes;
+      }
+      result = { duplicate: false, stored };
+    }
+    db.exec("COMMIT");
+    return result;
+  } catch (err) {
+    if (db.isTransaction) db.exec("ROLLBACK");
+    throw err;
   }
-  return { duplicate: false, stored };
-});
+}
 
 function answer(res, status, body) {
   res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "@photostructure/sqlite";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { deliver, eventPayload, newSecret, type Receiver, startReceiver } from "../test-support";
 
@@ -19,8 +19,8 @@ const start = async () => {
 };
 
 /** Reads the receiver's database the way another program of the customer's would, while it runs. */
-function rows(sql: string, ...params: unknown[]): Record<string, unknown>[] {
-  const db = new Database(databasePath, { readonly: true });
+function rows(sql: string, ...params: string[]): Record<string, unknown>[] {
+  const db = new DatabaseSync(databasePath, { readOnly: true });
   try {
     return db.prepare(sql).all(...params) as Record<string, unknown>[];
   } finally {
@@ -64,6 +64,21 @@ test("concurrent copies of one delivery still store one row", async () => {
   expect(rows("SELECT id FROM events WHERE id = ?", "evt_db_race")).toHaveLength(1);
 });
 
+test("two receiver processes on one database store copies sent to both once", async () => {
+  const second = await startReceiver(process.execPath, ["receiver.mjs"], { cwd, env: { WEBHOOK_SECRET: secret, DATABASE_PATH: databasePath } });
+  try {
+    const body = eventPayload("evt_db_two_procs");
+    const urls = [endpoint, `${second.url}/webhooks/broxiai`];
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => deliver(urls[i % 2], { secrets: [secret], id: "evt_db_two_procs", body })));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    const stored = await Promise.all(answers.map((a) => a.json() as Promise<{ stored: number }>));
+    expect(stored.reduce((n, a) => n + a.stored, 0)).toBe(1);
+    expect(rows("SELECT id FROM events WHERE id = ?", "evt_db_two_procs")).toHaveLength(1);
+  } finally {
+    await second.stop();
+  }
+});
+
 test("a batch envelope stores each of its events", async () => {
   const res = await deliver(endpoint, { secrets: [secret], id: "bat_db_1", body: batch("bat_db_1", ["evt_db_b1", "evt_db_b2", "evt_db_b3"]) });
   expect(await res.json()).toEqual({ duplicate: false, stored: 3 });
@@ -95,5 +110,5 @@ test("idempotency survives a restart of the receiver", async () => {
   await start();
   const res = await deliver(endpoint, { secrets: [secret], id: "evt_db_twice", body: eventPayload("evt_db_twice") });
   expect(await res.json()).toEqual({ duplicate: true, stored: 0 });
-  expect(rows("SELECT count(*) AS n FROM events")).toEqual([{ n: 7 }]);
+  expect(rows("SELECT count(*) AS n FROM events")).toEqual([{ n: 8 }]);
 });

@@ -18,12 +18,14 @@ let receiver: Awaited<ReturnType<typeof startReceiver>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium), as .ci/run does, or set CHROMIUM_PATH.`);
+  // npm test provisions it first (scripts/provision.mjs); a missing browser fails here, never skips.
+  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`node scripts/provision.mjs\` (npm test does), or set CHROMIUM_PATH.`);
   mkdirSync(ARTIFACTS, { recursive: true });
   // allSettled, so whatever did start is still stopped in afterAll when something else fails to.
   const started = await Promise.allSettled([
     startDevServer(),
     startReceiver(),
+    // Each launch gets a new empty profile (playwright's own temporary --user-data-dir, removed on close).
     chromium.launch({
       executablePath: CHROMIUM,
       args: [

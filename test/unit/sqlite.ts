@@ -1,20 +1,22 @@
-import Database from "better-sqlite3";
+import { DatabaseSync } from "@photostructure/sqlite";
 
 /**
- * The part of a Durable Object's `SqlStorage` the queue uses, over an in-memory SQLite in Node, so the queue's parts
- * run outside workerd. Each statement commits on its own, so a "crash" between two of them keeps what was written
- * (a Durable Object commits each synchronous stretch; running finer commits only makes the test harder to pass).
+ * The part of a Durable Object's `SqlStorage` the queue uses, over an in-memory SQLite in Node (the `node:sqlite` API,
+ * prebuilt: nothing compiles at install), so the queue's parts run outside workerd. Each statement commits on its
+ * own, so a "crash" between two of them keeps what was written (a Durable Object commits each synchronous stretch;
+ * finer commits only make the test harder to pass).
  */
 export function nodeSql(): SqlStorage {
-  const db = new Database(":memory:");
+  const db = new DatabaseSync(":memory:");
   const exec = (query: string, ...bindings: SqlStorageValue[]) => {
     const statements = query.split(/;\s*(?=\S)/).filter((s) => s.trim() !== "");
     let rows: Record<string, SqlStorageValue>[] = [];
     let written = 0;
     for (const text of statements) {
       const stmt = db.prepare(text);
-      if ((stmt as unknown as { reader: boolean }).reader) rows = stmt.all(...(bindings as unknown[])) as Record<string, SqlStorageValue>[];
-      else written += stmt.run(...(bindings as unknown[])).changes;
+      // A statement with result columns (a SELECT, or RETURNING) is read; any other is run.
+      if (stmt.columns().length > 0) rows = stmt.all(...(bindings as never[])).map((r) => ({ ...r }) as Record<string, SqlStorageValue>);
+      else written += Number(stmt.run(...(bindings as never[])).changes);
     }
     let i = 0;
     const cursor = {
@@ -36,5 +38,5 @@ export function nodeSql(): SqlStorage {
     };
     return cursor as unknown as SqlStorageCursor<Record<string, SqlStorageValue>>;
   };
-  return { exec, databaseSize: 0, Cursor: undefined, Statement: undefined } as unknown as SqlStorage;
+  return { exec, databaseSize: 0 } as unknown as SqlStorage;
 }

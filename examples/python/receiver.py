@@ -1,6 +1,9 @@
-"""A BroxiAI Webhooks receiver in Flask, verifying Standard Webhooks signatures with the standard library alone.
+"""A BroxiAI Webhooks receiver in Python's standard library alone: a WSGI app that verifies Standard Webhooks
+signatures with hmac, hashlib and base64, drops duplicates and answers before doing the work.
 
     WEBHOOK_SECRET=whsec_... PORT=8000 python3 receiver.py
+
+Run so, it is served by wsgiref; in production any WSGI server (gunicorn, uWSGI, waitress) serves create_app(secret).
 """
 
 import base64
@@ -14,9 +17,11 @@ import re
 import sys
 import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIServer, make_server
 
-from flask import Flask, jsonify, request
-
+PATH = "/webhooks/broxiai"
+MAX_BODY_BYTES = 1024 * 1024
 TOLERANCE_S = 5 * 60
 # The service retries for about a day and a half by default: remember ids at least that long.
 SEEN_FOR_S = 3 * 24 * 3600
@@ -106,41 +111,68 @@ def worker(jobs: "queue.Queue[dict]") -> None:
             print(f"handling {event.get('id')} failed: {err!r}", file=sys.stderr, flush=True)
 
 
-def create_app(secret: str) -> Flask:
+def request_headers(environ: dict) -> dict[str, str]:
+    """The request's headers under their lower-case names, as WSGI passes them (webhook-id is HTTP_WEBHOOK_ID)."""
+    return {name[5:].replace("_", "-").lower(): value for name, value in environ.items() if name.startswith("HTTP_")}
+
+
+def create_app(secret: str):
+    """The WSGI app for one webhook secret. Raises ValueError for a secret that is not whsec_ + base64."""
     key = secret_key(secret)
     seen = SeenIds(SEEN_FOR_S)
     jobs: "queue.Queue[dict]" = queue.Queue()
     threading.Thread(target=worker, args=(jobs,), daemon=True).start()
 
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    def answer(start_response, status: str, body: dict | None = None):
+        data = b"" if body is None else json.dumps(body).encode()
+        headers = [("content-length", str(len(data)))]
+        if body is not None:
+            headers.append(("content-type", "application/json"))
+        start_response(status, headers)
+        return [data]
 
-    @app.post("/webhooks/broxiai")
-    def receive():
-        # The raw bytes, exactly as signed: request.json would parse them, and re-serializing is not the same text.
-        body = request.get_data(cache=False)
+    def app(environ, start_response):
+        if environ.get("REQUEST_METHOD") != "POST" or environ.get("PATH_INFO") != PATH:
+            return answer(start_response, "404 Not Found", {"error": "not found"})
         try:
-            event = verify(key, request.headers, body)
-        except VerificationError as err:
-            print(f"rejected {request.headers.get('webhook-id', '(no webhook-id)')}: {err}", file=sys.stderr, flush=True)
-            return jsonify(error=str(err)), 401
+            length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return jsonify(error="body is not JSON"), 400
+            return answer(start_response, "400 Bad Request", {"error": "bad content-length"})
+        if length > MAX_BODY_BYTES:
+            return answer(start_response, "413 Content Too Large", {"error": "body too large"})
+        # The raw bytes, exactly as signed: parsing the JSON and serializing it again would not give the same text.
+        body = environ["wsgi.input"].read(length)
+        headers = request_headers(environ)
+        try:
+            event = verify(key, headers, body)
+        except VerificationError as err:
+            print(f"rejected {headers.get('webhook-id', '(no webhook-id)')}: {err}", file=sys.stderr, flush=True)
+            return answer(start_response, "401 Unauthorized", {"error": str(err)})
+        except ValueError:
+            return answer(start_response, "400 Bad Request", {"error": "body is not JSON"})
         # Deduplicate only after verifying, so a forged request cannot mark a real id as seen.
-        msg_id = request.headers["webhook-id"]
+        msg_id = headers["webhook-id"]
         if not seen.first_time(msg_id):
             print(json.dumps({"duplicate": msg_id}), flush=True)
-            return jsonify(duplicate=True), 200
+            return answer(start_response, "200 OK", {"duplicate": True})
         jobs.put(event)
-        return "", 204
+        return answer(start_response, "204 No Content")
 
     return app
 
 
+class ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request, so a slow client does not hold back the next delivery."""
+
+    daemon_threads = True
+
+
 if __name__ == "__main__":
-    secret = os.environ.get("WEBHOOK_SECRET", "")
     try:
-        app = create_app(secret)
+        app = create_app(os.environ.get("WEBHOOK_SECRET", ""))
     except ValueError as err:
         sys.exit(f"{err} (the secret POST /v1/webhooks answered)")
-    app.run(host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "8000")))
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "8000"))
+    with make_server(host, port, app, server_class=ThreadingWSGIServer) as server:
+        print(f"listening on http://{host}:{port}{PATH}", file=sys.stderr, flush=True)
+        server.serve_forever()
