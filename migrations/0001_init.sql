@@ -8,7 +8,10 @@
 CREATE TABLE accounts (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  -- Grows with every write to the account's webhooks (the triggers below), so that ingest's cache of which webhooks an
+  -- account has knows when it is stale (src/webhooks/subscriptions.ts).
+  webhooks_version INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE api_keys (
@@ -50,6 +53,12 @@ CREATE TABLE webhooks (
   deleted_at INTEGER                       -- webhooks are only soft-deleted, so every delivery keeps its webhook's row
 );
 CREATE INDEX webhooks_account ON webhooks(account_id, deleted_at, id);
+CREATE TRIGGER webhooks_added AFTER INSERT ON webhooks BEGIN
+  UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = NEW.account_id;
+END;
+CREATE TRIGGER webhooks_changed AFTER UPDATE ON webhooks BEGIN
+  UPDATE accounts SET webhooks_version = webhooks_version + 1 WHERE id = NEW.account_id;
+END;
 
 -- Keyed by account: the platform's event id is unique within its account only, so the same id in two accounts is two
 -- events. A broadcast (system.maintenance to every account) is kept once under the reserved account_id '' — the

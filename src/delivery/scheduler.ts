@@ -39,6 +39,8 @@ const PAGE = 500;
 export class Scheduler {
   readonly #p: Parts;
   #running: Promise<void> | null = null;
+  /** A hand-off came in while a run was finishing: another run follows it at once, rather than the alarm. */
+  #again = false;
 
   constructor(parts: Parts) {
     this.#p = parts;
@@ -46,7 +48,10 @@ export class Scheduler {
 
   /** Starts a run in this invocation unless one is going (it picks up new rows before it ends). */
   kick(): void {
-    if (this.#running) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
     this.#p.seams.waitUntil(this.#serial(false));
   }
 
@@ -57,7 +62,15 @@ export class Scheduler {
   }
 
   #serial(byAlarm: boolean): Promise<void> {
-    const run = this.#run(byAlarm).finally(() => {
+    const run = (async () => {
+      await this.#run(byAlarm);
+      // A run looks for new rows until it stops sending; one handed over during its last steps (the final log
+      // write, the pending writes, the alarm) is sent by the next run, now.
+      while (this.#again) {
+        this.#again = false;
+        await this.#run(false);
+      }
+    })().finally(() => {
       this.#running = null;
     });
     this.#running = run;

@@ -72,6 +72,25 @@ export function storeStatements(db: D1Database, event: Payload, accountId: strin
   ];
 }
 
+/**
+ * The statement that stores an account's event listing what it hands off, unless the account has an event with this
+ * id already: it answers the id when it stored the event, nothing when the id was taken (a repeat).
+ */
+export function insertEventStatement(db: D1Database, event: Payload, accountId: string, handoffs: Handoff[], now: number): D1PreparedStatement {
+  return db
+    .prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_id, id) DO NOTHING RETURNING id`)
+    .bind(
+      accountId,
+      event.id,
+      event.type,
+      event.timestamp,
+      JSON.stringify(event.data),
+      handoffs.length,
+      now,
+      JSON.stringify(handoffs.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
+    );
+}
+
 /** Statements per D1 batch (a transaction); an event's statements always go together. */
 const STORE_BATCH = 200;
 

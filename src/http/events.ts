@@ -1,8 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { catalogDocument } from "../events/catalog";
+import { EventInputSchema } from "../events/input";
 import { findEvent } from "../events/store";
 import type { EventRow } from "../events/stored";
-import { EventInputSchema, ingest } from "../ingest";
+import { ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { accountOf } from "./principal";
