@@ -175,7 +175,7 @@ describe("what a delivery costs in the queue's storage", () => {
     for (const s of stats) expect(s.read).toBeLessThanOrEqual(600);
   });
 
-  test("after a backlog of 520 drains, looking for the next row to send reads a handful of rows, not the done ones", async () => {
+  test("after a backlog of 520 drains, a hand-off reads a page of rows at most, not the 500 done ones", async () => {
     const h = await hook();
     const cfg = await queueConfig(h);
     await h.stub.enqueue(cfg, items("drain", 520));
@@ -185,7 +185,8 @@ describe("what a delivery costs in the queue's storage", () => {
       await h.stub.enqueue(cfg, items("after", 1));
     });
     expect(await h.r.received()).toHaveLength(521);
-    for (const s of stats) expect(s.read).toBeLessThan(25);
+    // The most any statement reads is the page of spares the next inserts take over (64), never all 500.
+    for (const s of stats) expect(s.read).toBeLessThanOrEqual(64);
   });
 });
 

@@ -75,14 +75,18 @@ export function nextDue(store: QueueStore, cfg: QueueConfig): number | null {
 
 /** Waiting rows past their ttl_s, up to `limit`. */
 export function expiredRows(store: QueueStore, now: number, limit: number): Row[] {
+  if (!store.mayExpire) return [];
   const w = store.waiting();
   return store.sql.exec<Row>(`SELECT * FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${w.where} LIMIT ?`, now, ...w.args, limit).toArray();
 }
 
 /** When the next waiting row's ttl_s ends, or null. */
 export function nextExpiry(store: QueueStore): number | null {
+  if (!store.mayExpire) return null;
   const w = store.waiting();
-  return store.sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM queue WHERE expires_at IS NOT NULL AND ${w.where}`, ...w.args).one().t;
+  const t = store.sql.exec<{ t: number | null }>(`SELECT min(expires_at) AS t FROM queue WHERE expires_at IS NOT NULL AND ${w.where}`, ...w.args).one().t;
+  if (t === null) store.noneExpire();
+  return t;
 }
 
 /** The lowest waiting row: the head of a strict or batched line (read in sequence order; no index needed). */

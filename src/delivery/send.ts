@@ -58,6 +58,9 @@ export async function sendRequest(req: OutgoingRequest, fetchFn: typeof fetch = 
 
 async function readLimited(res: Response, limit: number): Promise<string> {
   if (!res.body) return "";
+  // A body whose declared length fits is read whole, with no stream to walk (most answers are a few bytes).
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declared <= limit) return res.text();
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -99,6 +99,10 @@ export class QueueStore {
   /** max(top, highest row): the last number given. */
   #last: number;
   #spares: number;
+  /** The lowest spares, read a page at a time, so that taking one over costs no query. */
+  #spareSeqs: number[] = [];
+  /** Whether a waiting row may have an expiry (ttl_s): while none can, no one looks. */
+  #mayExpire: boolean;
   /** Rows delivered by this process whose log is not in D1 yet. */
   readonly #sent = new Set<number>();
 
@@ -110,6 +114,7 @@ export class QueueStore {
     this.#done = marks.done;
     this.#last = Math.max(marks.top, highest);
     this.#spares = sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq <= ?", this.#done).one().n;
+    this.#mayExpire = sql.exec("SELECT 1 FROM queue WHERE seq > ? AND expires_at IS NOT NULL LIMIT 1", this.#done).toArray().length > 0;
     // A wake-up forgets what was sent: those rows are waiting again, and must lead their lines again.
     this.recomputeHeads();
   }
@@ -126,6 +131,16 @@ export class QueueStore {
 
   get spares(): number {
     return this.#spares;
+  }
+
+  /** False only when no waiting row has an expiry; lines.ts asks before it looks for expired rows. */
+  get mayExpire(): boolean {
+    return this.#mayExpire;
+  }
+
+  /** A look found no waiting row with an expiry. */
+  noneExpire(): void {
+    this.#mayExpire = false;
   }
 
   /** The SQL condition for a waiting row (owed and not sent) and its two arguments. */
@@ -167,7 +182,8 @@ export class QueueStore {
   /** Adds a delivery at the end of the queue, taking over the lowest spare when there is one. → waiting */
   add(cfg: QueueConfig, item: QueueItem, start: Start): number {
     const seq = ++this.#last;
-    const spare = this.#spares > 0 ? this.sql.exec<{ s: number }>("SELECT min(seq) AS s FROM queue").one().s : null;
+    const spare = this.#takeSpare();
+    if (start.expiresAt !== null) this.#mayExpire = true;
     const order = orderKey(cfg, item.payload);
     const values = [seq, item.delivery_id, item.event_id, item.event_type, item.payload, ...order.args, start.nextAt, item.created_at, start.expiresAt];
     const head = cfg.ordering === "none" ? 1 : 0;
@@ -193,9 +209,21 @@ export class QueueStore {
               spare,
             )
             .one().order_key;
-    if (spare !== null) this.#spares--;
     if (cfg.ordering === "key") this.rehead(key);
     return seq;
+  }
+
+  /** The lowest spare, taken (spares are the lowest rows), or null when there is none. */
+  #takeSpare(): number | null {
+    if (this.#spares === 0) return null;
+    if (this.#spareSeqs.length === 0) {
+      this.#spareSeqs = this.sql
+        .exec<{ seq: number }>("SELECT seq FROM queue WHERE seq <= ? ORDER BY seq LIMIT 64", this.#done)
+        .toArray()
+        .map((r) => r.seq);
+    }
+    this.#spares--;
+    return this.#spareSeqs.shift() ?? null;
   }
 
   /**
@@ -293,6 +321,7 @@ export class QueueStore {
     this.sql.exec("DELETE FROM queue");
     this.#sent.clear();
     this.#spares = 0;
+    this.#spareSeqs = [];
     this.#done = this.#last;
     this.#writeMarks();
   }
@@ -326,6 +355,7 @@ export class QueueStore {
     this.sql.exec("DELETE FROM queue WHERE seq > ? AND seq <= ? AND seq IS NOT ?", to, this.#done, keep ?? null);
     this.#done = to;
     this.#spares = this.sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq <= ?", to).one().n;
+    this.#spareSeqs = [];
     this.#writeMarks();
   }
 
@@ -335,6 +365,8 @@ export class QueueStore {
     if (excess <= 0) return false;
     this.sql.exec("DELETE FROM queue WHERE seq IN (SELECT seq FROM queue WHERE seq <= ? ORDER BY seq LIMIT ?)", this.#done, excess);
     this.#spares -= excess;
+    // The lowest went, so the page read of them is stale.
+    this.#spareSeqs = [];
     return true;
   }
 
