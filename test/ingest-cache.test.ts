@@ -42,7 +42,9 @@ describe("the subscriptions cache", () => {
     const r = await receiver();
     const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["workflow.*"] } }), 201);
     expect((await ingestOne(accountId, 1)).deliveries).toBe(1);
-    await env.DB.prepare("UPDATE webhooks SET events = ? WHERE id = ?").bind(JSON.stringify(["component.*"]), wh.id).run();
+    await env.DB.prepare("UPDATE webhooks SET events = ? WHERE id = ?")
+      .bind(JSON.stringify(["component.*"]), wh.id)
+      .run();
     expect((await ingestOne(accountId, 2)).deliveries).toBe(0);
   });
 

@@ -11,7 +11,8 @@ import { orderKey } from "./order-keys";
  * - row: one delivery in the queue, numbered by `seq`, the x-broxiai-sequence it is sent with.
  * - line: rows that go out in order. `strict`: all of them (order key ''), read in `seq` order; `key`: the rows with
  *   one value at `ordering_key` ('k:' + value); `none`: every row alone (a random key).
- * - head: the lowest waiting row of a keyed line, flagged `head = 1` (strict's one line needs no flag).
+ * - head: the lowest waiting row of a keyed line, flagged `head = 1` (strict's one line needs no flag; a `none` row
+ *   keeps its flag until it is done).
  * - the mark (`done`): every row numbered at or below it is done; every row above it is owed.
  * - spare: a done row kept so that the next delivery takes it over: one UPDATE, where an INSERT now and a DELETE
  *   later would be two rows written.
@@ -40,7 +41,8 @@ import { orderKey } from "./order-keys";
  *    that same commit.
  * 4. Spares are at most MAX_SPARES, all at or below the mark: a row done above it (a lower one is still owed) is
  *    deleted instead.
- * 5. A keyed line's head is its lowest waiting row.
+ * 5. A keyed line's head is its lowest waiting row; a `none` row (a line of its own) is flagged from its hand-off until
+ *    it is done, sent or not (the queries for rows to send leave sent rows out).
  */
 
 /** A row of the queue. */
@@ -271,7 +273,9 @@ export class QueueStore {
   /** waiting → sent: the receiver took these rows; their log is on its way. */
   markSent(rows: Row[]): void {
     for (const r of rows) this.#sent.add(r.seq);
-    for (const key of keysOf(rows)) this.rehead(key);
+    // A keyed line's head moves on to its next row. A `none` row is a line of its own: it keeps its flag while sent (the
+    // queries for rows to send leave sent rows out), and gives it up when it is done (finish), a page at a time.
+    for (const key of keysOf(rows)) if (!isAlone(key)) this.rehead(key);
   }
 
   /** A failed attempt with attempts left, or a hold: the rows stay waiting, with one more attempt, due at `nextAt`. */
@@ -293,13 +297,24 @@ export class QueueStore {
   finish(seqs: number[]): void {
     if (seqs.length === 0) return;
     const list = JSON.stringify(seqs);
-    const keys = new Set(
-      this.sql
-        .exec<{ order_key: string }>("SELECT DISTINCT order_key FROM queue WHERE seq IN (SELECT value FROM json_each(?)) AND order_key <> ''", list)
-        .toArray()
-        .map((r) => r.order_key),
-    );
+    // Rows that were waiting (given up, expired, cancelled) hand their lines on; sent ones already did.
+    const waiting = seqs.filter((seq) => !this.#sent.has(seq));
+    const keys =
+      waiting.length === 0
+        ? new Set<string>()
+        : new Set(
+            this.sql
+              .exec<{ order_key: string }>(
+                "SELECT DISTINCT order_key FROM queue WHERE seq IN (SELECT value FROM json_each(?)) AND order_key <> ''",
+                JSON.stringify(waiting),
+              )
+              .toArray()
+              .map((r) => r.order_key),
+          );
+    const sent = seqs.filter((seq) => this.#sent.has(seq));
     for (const s of seqs) this.#sent.delete(s);
+    // A sent `none` row gives up the head flag it kept while sent (markSent).
+    if (sent.length > 0) this.sql.exec("UPDATE queue SET head = 0 WHERE head = 1 AND seq IN (SELECT value FROM json_each(?))", JSON.stringify(sent));
     const lowestOwed = this.sql
       .exec<{ s: number | null }>("SELECT min(seq) AS s FROM queue WHERE seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", this.#done, list)
       .one().s;
@@ -373,6 +388,11 @@ export class QueueStore {
   #writeMarks(): void {
     writeMeta(this.sql, "marks", { done: this.#done, top: this.#last });
   }
+}
+
+/** Whether an order key is a `none` row's, a line of that one row (order-keys.ts). */
+function isAlone(key: string): boolean {
+  return key.startsWith("n:");
 }
 
 function keysOf(rows: Row[]): Set<string> {

@@ -113,18 +113,22 @@ async function runScenario(ordering: Ordering, ops: Step[]): Promise<void> {
     }
     expect(store.spares).toBeLessThanOrEqual(MAX_SPARES);
     expect(sql.exec<{ n: number }>("SELECT count(*) AS n FROM queue WHERE seq <= ?", store.done).one().n).toBe(store.spares);
-    // Line heads are exactly the lowest waiting row of each keyed line.
-    if (ordering !== "strict") {
+    // Line heads: the lowest waiting row of each keyed line; every owed row of `none` ordering (each a line alone).
+    const flagged = sql
+      .exec<{ seq: number }>("SELECT seq FROM queue WHERE head = 1 ORDER BY seq")
+      .toArray()
+      .map((r) => r.seq);
+    if (ordering === "key") {
       const w = store.waiting();
-      const flagged = sql
-        .exec<{ seq: number }>("SELECT seq FROM queue WHERE head = 1 ORDER BY seq")
-        .toArray()
-        .map((r) => r.seq);
       const lowest = sql
         .exec<{ s: number }>(`SELECT min(seq) AS s FROM queue WHERE order_key <> '' AND ${w.where} GROUP BY order_key ORDER BY 1`, ...w.args)
         .toArray()
         .map((r) => r.s);
       expect(flagged).toEqual(lowest);
+    } else if (ordering === "none") {
+      expect(flagged).toEqual(owedRows().map((r) => r.seq));
+    } else {
+      expect(flagged).toEqual([]);
     }
   };
 
