@@ -4,6 +4,10 @@
 -- D1 bills rows written and counts every index entry a statement touches as one, so the log's tables (events,
 -- deliveries, attempts) are WITHOUT ROWID tables keyed by what they are looked up by, with as few secondary
 -- indexes as their queries need (docs/ARCHITECTURE.md, "The log's tables").
+--
+-- Every database gets this schema: the main one (binding DB) and each further log shard (LOG_DB_1, …). Accounts, keys
+-- and webhooks live in the main database only; an account's log lives in its shard (src/shards.ts), so a shard's
+-- accounts, api_keys and webhooks tables stay empty. Shard 0 is the main database itself.
 
 CREATE TABLE accounts (
   id TEXT PRIMARY KEY,
@@ -11,7 +15,10 @@ CREATE TABLE accounts (
   created_at INTEGER NOT NULL,
   -- Grows with every write to the account's webhooks (the triggers below), so that ingest's cache of which webhooks an
   -- account has knows when it is stale (src/webhooks/subscriptions.ts).
-  webhooks_version INTEGER NOT NULL DEFAULT 0
+  webhooks_version INTEGER NOT NULL DEFAULT 0,
+  -- The log shard holding this account's events, deliveries and attempts: hash(id) mod LOG_SHARDS when it was created,
+  -- kept, so raising LOG_SHARDS later moves no one.
+  log_shard INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE api_keys (
@@ -48,6 +55,7 @@ CREATE TABLE webhooks (
   signing TEXT NOT NULL DEFAULT 'hmac',
   public_key TEXT,
   secrets TEXT NOT NULL,                   -- AES-GCM ciphertexts of the signing keys, newest first, with expiry
+  log_shard INTEGER NOT NULL DEFAULT 0,    -- its account's log shard, so its queue and the routes need no lookup
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   deleted_at INTEGER                       -- webhooks are only soft-deleted, so every delivery keeps its webhook's row

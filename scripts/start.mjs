@@ -3,7 +3,7 @@
 // platform token once), then run `wrangler dev`. Extra arguments pass through: `npm start -- --port 8790`.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -33,14 +33,18 @@ if (!existsSync(varsFile)) {
   console.log(`\nWrote .dev.vars with fresh secrets. Your local platform token (shown once):\n\n  ${token}\n`);
 }
 
-const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", ...persist], {
-  cwd: root,
-  env: { ...env, CI: "true" },
-  stdio: "inherit",
-});
-if (migrate.status !== 0) {
-  console.error("Applying the D1 migrations failed; see above.");
-  process.exit(migrate.status ?? 1);
+// The main database, and each log shard wrangler.toml binds (LOG_DB_1, …): every one gets the same schema.
+const shards = [...readFileSync(join(root, "wrangler.toml"), "utf8").matchAll(/^\s*binding\s*=\s*"(LOG_DB_\d+)"/gm)].map((m) => m[1]);
+for (const binding of ["DB", ...shards]) {
+  const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", binding, "--local", ...persist], {
+    cwd: root,
+    env: { ...env, CI: "true" },
+    stdio: "inherit",
+  });
+  if (migrate.status !== 0) {
+    console.error(`Applying the D1 migrations to ${binding} failed; see above.`);
+    process.exit(migrate.status ?? 1);
+  }
 }
 
 const dev = spawn(wrangler, ["dev", ...args], { cwd: root, env, stdio: "inherit" });

@@ -4,7 +4,10 @@ import { ipRuleError } from "./ip-rules";
 
 /** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
 export interface Env {
+  /** The main database: accounts, keys, webhooks, and log shard 0. */
   DB: D1Database;
+  /** Log shards 1 … LOG_SHARDS − 1 (src/shards.ts). */
+  [logShard: `LOG_DB_${number}`]: D1Database | undefined;
   WEBHOOK_QUEUE: DurableObjectNamespace<QueueRpc>;
   PLATFORM_TOKEN: string;
   ENCRYPTION_KEY: string;
@@ -16,6 +19,7 @@ export interface Env {
   DASHBOARD_URL?: string;
   DNS_RESOLVER_URL?: string;
   MAX_WEBHOOKS_PER_ACCOUNT?: string;
+  LOG_SHARDS?: string;
 }
 
 const flag = z
@@ -55,6 +59,7 @@ const ConfigSchema = z.object({
   // Cloudflare's resolver is the one Workers' own fetch() uses, so our verdict and the connection see the same answer.
   DNS_RESOLVER_URL: z.url({ protocol: /^https?$/ }).default("https://cloudflare-dns.com/dns-query"),
   MAX_WEBHOOKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(100),
+  LOG_SHARDS: z.coerce.number().int().min(1).default(1),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */
@@ -67,11 +72,17 @@ export function config(env: Env): Config {
   let parsed = cache.get(env);
   if (!parsed) {
     const result = ConfigSchema.safeParse(env);
-    if (!result.success) {
-      throw new Error(`Invalid configuration: ${result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-    }
+    const problems = result.success ? missingShards(env, result.data.LOG_SHARDS) : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    if (!result.success || problems.length > 0) throw new Error(`Invalid configuration: ${problems.join("; ")}`);
     parsed = result.data;
     cache.set(env, parsed);
   }
   return parsed;
+}
+
+/** Each log shard past the main database needs its own D1 binding; a missing one is named, not found at its first write. */
+function missingShards(env: Env, shards: number): string[] {
+  const missing: string[] = [];
+  for (let n = 1; n < shards; n++) if (!env[`LOG_DB_${n}`]) missing.push(`LOG_DB_${n}`);
+  return missing.length === 0 ? [] : [`LOG_SHARDS: ${shards} needs the D1 bindings ${missing.join(", ")} (wrangler.toml [[d1_databases]])`];
 }

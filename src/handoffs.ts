@@ -1,6 +1,7 @@
 import type { Env } from "./config";
 import type { QueueItem } from "./delivery/contract";
 import { BROADCAST, type EventRow, type Payload } from "./events/stored";
+import { batches, byShard, logDb } from "./shards";
 import { inLists } from "./sql";
 import { redact } from "./webhooks/paths";
 import type { WebhookRow } from "./webhooks/types";
@@ -33,26 +34,46 @@ export function itemFor(event: EventRow, webhook: WebhookRow, deliveryId: string
 
 /**
  * The hand-offs of these events (listed in their rows) whose delivery D1 does not show finished — pending, or with no
- * row at all (only those, with `missingOnly`) — to webhooks not deleted since.
+ * row at all (only those, with `missingOnly`) — to webhooks not deleted since. The webhooks are read from the main
+ * database, the deliveries from their log shard: `shard`, when the caller knows it (an account's events; one round
+ * trip while that is the main database), or else each webhook's own (a broadcast's record lists every account's).
  */
 export async function unfinishedHandoffs(
   env: Env,
   events: EventRow[],
   missingOnly = false,
+  shard: number | null = null,
 ): Promise<{ event: EventRow; webhook: WebhookRow; deliveryId: string }[]> {
-  const pairs = events.flatMap((event) => (JSON.parse(event.handoffs) as [string, string][]).map(([w, d]) => ({ event, w, d })));
+  type Pair = { event: EventRow; w: string; d: string };
+  const pairs: Pair[] = events.flatMap((event) => (JSON.parse(event.handoffs) as [string, string][]).map(([w, d]) => ({ event, w, d })));
   if (pairs.length === 0) return [];
   const status = new Map<string, string>();
   const webhooks = new Map<string, WebhookRow>();
+  const deliveriesQuery = (db: D1Database, run: Pair[]) =>
+    db
+      .prepare(`SELECT webhook_id, id, status FROM deliveries WHERE (webhook_id, id) IN (VALUES ${run.map(() => "(?, ?)").join(",")})`)
+      .bind(...run.flatMap((p) => [p.w, p.d]));
   for (const { items, marks } of inLists(pairs, 45)) {
-    const [done, hooks] = await env.DB.batch<Record<string, unknown>>([
-      env.DB.prepare(`SELECT webhook_id, id, status FROM deliveries WHERE (webhook_id, id) IN (VALUES ${items.map(() => "(?, ?)").join(",")})`).bind(
-        ...items.flatMap((p) => [p.w, p.d]),
-      ),
-      env.DB.prepare(`SELECT * FROM webhooks WHERE id IN (${marks}) AND deleted_at IS NULL`).bind(...items.map((p) => p.w)),
-    ]);
-    for (const r of done.results as { webhook_id: string; id: string; status: string }[]) status.set(`${r.webhook_id} ${r.id}`, r.status);
-    for (const w of hooks.results as unknown as WebhookRow[]) webhooks.set(w.id, w);
+    const hooksQuery = env.DB.prepare(`SELECT * FROM webhooks WHERE id IN (${marks}) AND deleted_at IS NULL`).bind(...items.map((p) => p.w));
+    let done: D1Result<Record<string, unknown>>[];
+    if (shard !== null) {
+      const log = logDb(env, shard);
+      const [found, hooks] = await batches([
+        { db: log, statements: [deliveriesQuery(log, items)] },
+        { db: env.DB, statements: [hooksQuery] },
+      ]);
+      done = found;
+      for (const w of hooks[0].results as unknown as WebhookRow[]) webhooks.set(w.id, w);
+    } else {
+      for (const w of (await hooksQuery.all<WebhookRow>()).results) webhooks.set(w.id, w);
+      const groups = byShard(
+        env,
+        items.filter((p) => webhooks.has(p.w)),
+        (p) => webhooks.get(p.w)!.log_shard,
+      );
+      done = (await batches(groups.map(({ db, items: run }) => ({ db, statements: [deliveriesQuery(db, run)] })))).flat();
+    }
+    for (const r of done.flatMap((d) => d.results) as { webhook_id: string; id: string; status: string }[]) status.set(`${r.webhook_id} ${r.id}`, r.status);
   }
   return pairs
     .filter((p) => {

@@ -8,6 +8,7 @@ import { BROADCAST, type EventRow, type Payload } from "./events/stored";
 import { itemFor, payloadFor, unfinishedHandoffs } from "./handoffs";
 import { type FieldError, problemBody } from "./http/problem";
 import { newId } from "./ids";
+import { batches, byShard, logDb } from "./shards";
 import { TEST_EVENT_TYPE } from "./webhooks/match";
 import { loadSubscriptions, matching, type Subscriptions, subscriptionsOf, versionQuery } from "./webhooks/subscriptions";
 
@@ -56,10 +57,11 @@ export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): 
   return plan.handOff(env);
 }
 
-/** An event on its way to D1, with the deliveries it hands off. */
+/** An event on its way to D1, with the deliveries it hands off and its account's log shard. */
 interface ToStore extends Accepted {
   event: Payload;
   handoffs: Handoff[];
+  shard: number;
 }
 
 /**
@@ -95,20 +97,24 @@ async function storeAccountEvents(env: Env, events: Accepted[], now: number, pla
       account_id: a.scope,
       data: a.input.data,
     };
-    toStore.push({ ...a, event, handoffs: handoffsFor(s, event, now) });
+    toStore.push({ ...a, event, handoffs: handoffsFor(s, event, now), shard: s.logShard });
   }
   if (toStore.length === 0) return;
   const accounts = [...new Set(toStore.map((t) => t.scope))];
-  // At most 100 events and 100 accounts a call: one batch, one transaction, one round trip.
-  const results = await env.DB.batch<Record<string, unknown>>([
-    ...toStore.map((t) => insertEventStatement(env.DB, t.event, t.scope, t.handoffs, now)),
-    ...accounts.map((a) => versionQuery(env.DB, a)),
+  // Each event goes to its account's log shard, the versions come from the main database: at most 100 events and 100
+  // accounts a call, one batch (one transaction) per database, all at once — one round trip while the log is in the
+  // main database.
+  const groups = byShard(env, toStore, (t) => t.shard);
+  const stored = await batches([
+    ...groups.map(({ db, items }) => ({ db, statements: items.map((t) => insertEventStatement(db, t.event, t.scope, t.handoffs, now)) })),
+    { db: env.DB, statements: accounts.map((a) => versionQuery(env.DB, a)) },
   ]);
-  const versions = new Map(accounts.map((a, i) => [a, (results[toStore.length + i].results[0] as { v: number }).v]));
+  const inserted = new Map(groups.flatMap(({ items }, k) => items.map((t, i) => [t, stored[k][i]] as const)));
+  const versions = new Map(accounts.map((a, i) => [a, (stored[groups.length][i].results[0] as { v: number }).v]));
   const repeats: ToStore[] = [];
-  const corrections: D1PreparedStatement[] = [];
-  for (const [i, t] of toStore.entries()) {
-    if (results[i].results.length === 0) {
+  const corrections: { db: D1Database; statements: D1PreparedStatement[] }[] = [];
+  for (const t of toStore) {
+    if (inserted.get(t)!.results.length === 0) {
       repeats.push(t);
       continue;
     }
@@ -117,19 +123,20 @@ async function storeAccountEvents(env: Env, events: Accepted[], now: number, pla
       const fresh = (await loadSubscriptions(env.DB, t.scope))!;
       subs.set(t.scope, fresh);
       t.handoffs = handoffsFor(fresh, t.event, now);
-      corrections.push(
-        env.DB.prepare("UPDATE events SET deliveries = ?, handoffs = ? WHERE account_id = ? AND id = ?").bind(
-          t.handoffs.length,
-          JSON.stringify(t.handoffs.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
-          t.scope,
-          t.id,
-        ),
-      );
+      const log = logDb(env, t.shard);
+      corrections.push({
+        db: log,
+        statements: [
+          log
+            .prepare("UPDATE events SET deliveries = ?, handoffs = ? WHERE account_id = ? AND id = ?")
+            .bind(t.handoffs.length, JSON.stringify(t.handoffs.map(({ webhook, item }) => [webhook.id, item.delivery_id])), t.scope, t.id),
+        ],
+      });
     }
     plan.answer(t.index, { status: 202, body: { id: t.id, deliveries: t.handoffs.length } });
     for (const { webhook, item } of t.handoffs) plan.add(webhook, item, t.index);
   }
-  if (corrections.length > 0) await env.DB.batch(corrections);
+  if (corrections.length > 0) await batches(corrections);
   await answerRepeats(env, repeats, plan);
 }
 
@@ -149,12 +156,16 @@ function handoffsFor(subs: Subscriptions, event: Payload, now: number): Handoff[
 async function answerRepeats(env: Env, repeats: ToStore[], plan: HandoffPlan): Promise<void> {
   if (repeats.length === 0) return;
   const stored = new Map<string, EventRow>();
-  for (const r of await env.DB.batch<EventRow>(
-    eventsByKey(
-      env.DB,
-      repeats.map((t) => [t.scope, t.id]),
-    ),
-  )) {
+  const found = await batches<EventRow>(
+    byShard(env, repeats, (t) => t.shard).map(({ db, items }) => ({
+      db,
+      statements: eventsByKey(
+        db,
+        items.map((t) => [t.scope, t.id]),
+      ),
+    })),
+  );
+  for (const r of found.flat()) {
     for (const e of r.results) stored.set(eventKey(e.account_id, e.id), e);
   }
   for (const t of repeats) {
@@ -164,6 +175,7 @@ async function answerRepeats(env: Env, repeats: ToStore[], plan: HandoffPlan): P
       continue;
     }
     plan.answer(t.index, { status: 200, body: { id: t.id, deliveries: previous.deliveries } });
-    for (const { webhook, deliveryId } of await unfinishedHandoffs(env, [previous])) plan.add(webhook, itemFor(previous, webhook, deliveryId), t.index);
+    for (const { webhook, deliveryId } of await unfinishedHandoffs(env, [previous], false, t.shard))
+      plan.add(webhook, itemFor(previous, webhook, deliveryId), t.index);
   }
 }

@@ -4,6 +4,8 @@ import type { Outcome } from "./retry";
 export interface LogStatement {
   sql: string;
   params: (string | number | null)[];
+  /** "main": it writes the webhook's own row, in the main database, not the log in the webhook's log shard. */
+  db?: "main";
 }
 
 /** A log statement ready to run on D1. */

@@ -72,6 +72,7 @@ export function judge(input: {
       // Guarded by time: replayed late from the outbox, it must not undo the customer re-enabling the webhook since.
       sql: "UPDATE webhooks SET active = 0, disabled_reason = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND updated_at <= ?",
       params: [outcome.reason, now, cfg.webhook_id, now],
+      db: "main",
     });
   }
   const pauseUntil = sent.result.status === 429 && outcome.kind === "retry" ? now + outcome.delayMs : null;

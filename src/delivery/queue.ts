@@ -12,7 +12,7 @@ import { attemptLog, failureReason } from "./outcome";
 import { Pacing } from "./pacing";
 import { Requests } from "./request";
 import { Scheduler } from "./scheduler";
-import { productionSeams, type Seams } from "./seams";
+import { type LogSink, productionSeams, type Seams, shardSink } from "./seams";
 import { QueueStore, type Row } from "./store";
 
 /**
@@ -31,6 +31,7 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
 
   readonly #p: Parts;
   readonly #scheduler: Scheduler;
+  readonly #log: LogSink;
   #cfg: QueueConfig | null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -38,10 +39,12 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     const seams = (this.constructor as typeof WebhookQueue).seams(ctx, env);
     const store = new QueueStore(seams.sql);
     this.#cfg = readMeta<QueueConfig>(seams.sql, "config");
+    // The log goes to the webhook's log shard, which its configuration names (shard 0, the main database, before one).
+    this.#log = shardSink(seams.log, () => this.#cfg?.log_shard ?? 0);
     this.#p = {
       seams,
       store,
-      journal: new Journal(seams.sql, store, seams.log),
+      journal: new Journal(seams.sql, store, this.#log),
       pacing: new Pacing(seams.sql),
       requests: new Requests(seams.settings),
       health: new Health(seams.sql),
@@ -92,7 +95,7 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     const unknown = rehanded.filter((id) => !known.has(id));
     if (unknown.length > 0) {
       try {
-        for (const id of await seams.log.finished(c.webhook_id, unknown)) known.add(id);
+        for (const id of await this.#log.finished(c.webhook_id, unknown)) known.add(id);
       } catch (err) {
         // At worst the delivery is sent once more (at least once), never lost.
         console.error("could not check a re-hand-off against the log", err instanceof Error ? err.message : String(err));

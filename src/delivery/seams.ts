@@ -1,4 +1,5 @@
 import { config, type Env } from "../config";
+import { batches, logDb } from "../shards";
 import { inLists } from "../sql";
 import { type DestinationOptions, destinationOptions } from "../webhooks/resolve";
 import { type LogStatement, prepared } from "./log";
@@ -41,7 +42,8 @@ export interface Seams {
   random: () => number;
   alarm: Alarm;
   fetch: typeof fetch;
-  log: LogSink;
+  /** The log of a log shard (src/shards.ts); a queue writes to its webhook's. */
+  log: (shard: number) => LogSink;
   settings: QueueSettings;
   /** Keeps the invocation alive for work that goes on after an RPC has answered (a run started by a hand-off). */
   waitUntil: (work: Promise<unknown>) => void;
@@ -60,7 +62,7 @@ export function productionSeams(ctx: DurableObjectState, env: Env): Seams {
       clear: () => ctx.storage.deleteAlarm(),
     },
     fetch: (input, init) => fetch(input, init),
-    log: d1Sink(env.DB),
+    log: (shard) => d1Sink(logDb(env, shard), env.DB),
     settings: {
       encryptionKey: cfg.ENCRYPTION_KEY,
       dashboardUrl: cfg.DASHBOARD_URL,
@@ -71,11 +73,19 @@ export function productionSeams(ctx: DurableObjectState, env: Env): Seams {
   };
 }
 
-/** The delivery log in D1. */
-export function d1Sink(db: D1Database): LogSink {
+/**
+ * The delivery log in one log shard's D1 database; a statement on the webhook's own row goes to the main database
+ * (in the same batch while they are one database). Across two databases the writes are not one transaction, but
+ * every log statement is idempotent, so a write that failed halfway is replayed whole.
+ */
+export function d1Sink(db: D1Database, main: D1Database): LogSink {
   return {
     async write(statements) {
-      if (statements.length > 0) await db.batch(statements.map((s) => prepared(db, s)));
+      const on = (target: D1Database, where: (s: LogStatement) => boolean) => ({
+        db: target,
+        statements: statements.filter(where).map((s) => prepared(target, s)),
+      });
+      await batches([on(db, (s) => s.db !== "main"), on(main, (s) => s.db === "main")]);
     },
     async finished(webhookId, deliveryIds) {
       const done: string[] = [];
@@ -88,5 +98,13 @@ export function d1Sink(db: D1Database): LogSink {
       }
       return done;
     },
+  };
+}
+
+/** A sink that writes to whichever shard `shard()` names when it writes: the queue's webhook's, once it is configured. */
+export function shardSink(log: (shard: number) => LogSink, shard: () => number): LogSink {
+  return {
+    write: (statements) => log(shard()).write(statements),
+    finished: (webhookId, deliveryIds) => log(shard()).finished(webhookId, deliveryIds),
   };
 }

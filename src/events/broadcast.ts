@@ -6,7 +6,7 @@ import { subscribedWebhooks } from "../webhooks/store";
 import { matching, subscriberOf } from "../webhooks/subscriptions";
 import type { Accepted } from "./input";
 import type { HandoffPlan } from "./plan";
-import { accountsHolding, eventKey, eventsByKey, findEvent, type Handoff, storeEvents, storeStatements } from "./store";
+import { accountsElsewhere, accountsHolding, eventKey, eventsByKey, findEvent, type Handoff, storeAcrossShards, storeStatements } from "./store";
 import { BROADCAST, type EventRow, type Payload } from "./stored";
 
 /**
@@ -27,7 +27,8 @@ export async function storeBroadcasts(env: Env, events: Accepted[], now: number,
   }
   const webhooks = (await subscribedWebhooks(env.DB, null)).map(subscriberOf);
   const firstInThisCall = new Map<string, number>();
-  const toStore: (Accepted & { handoffs: Handoff[]; statements: D1PreparedStatement[] })[] = [];
+  const toStore: (Accepted & { handoffs: Handoff[]; byShard: Map<number, D1PreparedStatement[]> })[] = [];
+  const elsewhere = await accountsElsewhere(env);
   for (const e of events) {
     const previous = existing.get(eventKey(BROADCAST, e.id));
     if (previous) {
@@ -44,16 +45,16 @@ export async function storeBroadcasts(env: Env, events: Accepted[], now: number,
     const event: Payload = { id: e.id, type: e.input.type, timestamp: e.input.timestamp ?? new Date(now).toISOString(), account_id: null, data: e.input.data };
     const candidates = matching(webhooks, event);
     // An account that has an event with this id keeps it: its receivers never get a second event under one webhook-id.
-    const holding = await accountsHolding(env.DB, e.id, [...new Set(candidates.map((w) => w.account_id))]);
+    const holding = await accountsHolding(env, e.id, candidates);
     const handoffs = candidates
       .filter((w) => !holding.has(w.account_id))
       .map((webhook) => ({
         webhook,
         item: { delivery_id: newId("dlv", now), event_id: e.id, event_type: event.type, payload: payloadFor(event, webhook), created_at: now, fresh: true },
       }));
-    toStore.push({ ...e, handoffs, statements: storeStatements(env.DB, event, BROADCAST, handoffs, now) });
+    toStore.push({ ...e, handoffs, byShard: storeStatements(env, event, handoffs, now, elsewhere) });
   }
-  for (const { handoffs, stored, ...e } of await storeEvents(env.DB, toStore)) {
+  for (const { handoffs, stored, ...e } of await storeAcrossShards(env, toStore)) {
     if (!stored) {
       // Stored meanwhile by a concurrent request: a repeat. (A broadcast whose record is not there met an account's
       // event with its id stored meanwhile; sent again, it leaves that account out.)

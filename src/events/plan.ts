@@ -3,6 +3,7 @@ import type { QueueItem } from "../delivery/contract";
 import { pendingStatement, prepared } from "../delivery/log";
 import { queueOf } from "../delivery/queue-stub";
 import { type Problem, problemBody } from "../http/problem";
+import { logDb } from "../shards";
 import { toQueueConfig } from "../webhooks/store";
 import type { WebhookRow } from "../webhooks/types";
 
@@ -53,7 +54,8 @@ export class HandoffPlan {
           console.error("hand-off to webhook queue failed", webhook.id, err instanceof Error ? err.message : String(err));
           try {
             const now = Date.now();
-            await env.DB.batch(items.map((it) => prepared(env.DB, pendingStatement(webhook.id, webhook.account_id, it, it.created_at, now))));
+            const log = logDb(env, webhook.log_shard);
+            await log.batch(items.map((it) => prepared(log, pendingStatement(webhook.id, webhook.account_id, it, it.created_at, now))));
           } catch (e) {
             console.error("could not record the lost hand-off", webhook.id, e instanceof Error ? e.message : String(e));
           }

@@ -1,4 +1,6 @@
+import { config, type Env } from "../config";
 import type { QueueItem } from "../delivery/contract";
+import { batches, byShard, logDb } from "../shards";
 import { inLists } from "../sql";
 import type { WebhookRow } from "../webhooks/types";
 import { BROADCAST, type EventRow, type Payload } from "./stored";
@@ -24,29 +26,63 @@ export function findEvent(db: D1Database, accountId: string, id: string): Promis
   return db.prepare("SELECT * FROM events WHERE account_id = ? AND id = ?").bind(accountId, id).first<EventRow>();
 }
 
-/** The accounts among these that hold an event with this id already: a broadcast with that id is not theirs. */
-export async function accountsHolding(db: D1Database, id: string, accountIds: string[]): Promise<Set<string>> {
-  if (accountIds.length === 0) return new Set();
-  const results = await db.batch<{ account_id: string }>(
-    [...inLists(accountIds)].map(({ items, marks }) =>
-      db.prepare(`SELECT account_id FROM events WHERE account_id IN (${marks}) AND id = ?`).bind(...items, id),
-    ),
+/**
+ * The accounts of these webhooks that hold an event with this id already: a broadcast with that id is not theirs. Each
+ * is asked in its log shard, the shards at once.
+ */
+export async function accountsHolding(env: Env, id: string, webhooks: WebhookRow[]): Promise<Set<string>> {
+  const accounts = [...new Map(webhooks.map((w) => [w.account_id, w])).values()];
+  const results = await batches<{ account_id: string }>(
+    byShard(env, accounts, (w) => w.log_shard).map(({ db, items: hooks }) => ({
+      db,
+      statements: [...inLists(hooks.map((w) => w.account_id))].map(({ items, marks }) =>
+        db.prepare(`SELECT account_id FROM events WHERE account_id IN (${marks}) AND id = ?`).bind(...items, id),
+      ),
+    })),
   );
-  return new Set(results.flatMap((r) => r.results.map((row) => row.account_id)));
+  return new Set(results.flat().flatMap((r) => r.results.map((row) => row.account_id)));
+}
+
+/** Accounts per statement that writes a broadcast's copies from a list (one bound JSON array, ~32 KB). */
+const COPY_LIST = 1000;
+
+/**
+ * The accounts whose log is not in the main database, by shard: a broadcast's copies for them are written from these
+ * lists, since their shard has no accounts table to read. None while LOG_SHARDS is 1.
+ */
+export async function accountsElsewhere(env: Env): Promise<Map<number, string[]>> {
+  const out = new Map<number, string[]>();
+  if (config(env).LOG_SHARDS === 1) return out;
+  const rows = await env.DB.prepare("SELECT id, log_shard FROM accounts WHERE log_shard <> 0").all<{ id: string; log_shard: number }>();
+  for (const r of rows.results) out.set(r.log_shard, [...(out.get(r.log_shard) ?? []), r.id]);
+  return out;
 }
 
 const COLUMNS = "account_id, id, type, timestamp, data, deliveries, created_at, handoffs";
 
 /**
- * The statements that store one event, listing what it hands off (the deliveries' own rows are their queues' to
- * write). An account's event is one row. A broadcast is three kinds: its record under BROADCAST (the answer and every
- * hand-off, for its repeat); a copy in each account it is handed to, with that account's hand-offs (a plain INSERT: if
- * the account stores the same id meanwhile, the whole store fails, rather than one id naming two events there); and
- * a copy in every other account, so each sees the notice in its event list, unless it has an event with that id.
+ * The statements that store a broadcast, listing what it hands off (the deliveries' own rows are their queues' to
+ * write), by log shard. Three kinds: its record under BROADCAST (the answer and every hand-off, for its repeat), in the
+ * main database; a copy in each account it is handed to, with that account's hand-offs, in the account's shard (a
+ * plain INSERT: if the account stores the same id meanwhile, the store fails, rather than one id naming two events
+ * there); and a copy in every other account, so each sees the notice in its event list, unless it has an event with
+ * that id — the main database's accounts read in SQL, the other shards' from `elsewhere` (accountsElsewhere).
  */
-export function storeStatements(db: D1Database, event: Payload, accountId: string, handoffs: Handoff[], now: number): D1PreparedStatement[] {
+export function storeStatements(
+  env: Env,
+  event: Payload,
+  handoffs: Handoff[],
+  now: number,
+  elsewhere: Map<number, string[]>,
+): Map<number, D1PreparedStatement[]> {
   const data = JSON.stringify(event.data);
-  const row = (account: string, hs: Handoff[]) =>
+  const out = new Map<number, D1PreparedStatement[]>();
+  const add = (shard: number, statement: (db: D1Database) => D1PreparedStatement) => {
+    const list = out.get(shard) ?? [];
+    list.push(statement(logDb(env, shard)));
+    out.set(shard, list);
+  };
+  const row = (account: string, hs: Handoff[]) => (db: D1Database) =>
     db
       .prepare(`INSERT INTO events (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
       .bind(
@@ -59,17 +95,26 @@ export function storeStatements(db: D1Database, event: Payload, accountId: strin
         now,
         JSON.stringify(hs.map(({ webhook, item }) => [webhook.id, item.delivery_id])),
       );
-  if (accountId !== BROADCAST) return [row(accountId, handoffs)];
   const byAccount = new Map<string, Handoff[]>();
   for (const h of handoffs) byAccount.set(h.webhook.account_id, [...(byAccount.get(h.webhook.account_id) ?? []), h]);
-  return [
-    row(BROADCAST, handoffs),
-    ...[...byAccount].map(([account, hs]) => row(account, hs)),
-    // "WHERE true" lets SQLite tell the upsert clause from a join constraint of the SELECT.
+  add(0, row(BROADCAST, handoffs));
+  for (const [account, hs] of byAccount) add(hs[0].webhook.log_shard, row(account, hs));
+  // A WHERE (here "log_shard = 0", below "true") lets SQLite tell the upsert clause from a join constraint of the SELECT.
+  add(0, (db) =>
     db
-      .prepare(`INSERT INTO events (${COLUMNS}) SELECT id, ?, ?, ?, ?, 0, ?, '[]' FROM accounts WHERE true ON CONFLICT (account_id, id) DO NOTHING`)
+      .prepare(`INSERT INTO events (${COLUMNS}) SELECT id, ?, ?, ?, ?, 0, ?, '[]' FROM accounts WHERE log_shard = 0 ON CONFLICT (account_id, id) DO NOTHING`)
       .bind(event.id, event.type, event.timestamp, data, now),
-  ];
+  );
+  for (const [shard, accounts] of elsewhere) {
+    for (let i = 0; i < accounts.length; i += COPY_LIST) {
+      add(shard, (db) =>
+        db
+          .prepare(`INSERT INTO events (${COLUMNS}) SELECT value, ?, ?, ?, ?, 0, ?, '[]' FROM json_each(?) WHERE true ON CONFLICT (account_id, id) DO NOTHING`)
+          .bind(event.id, event.type, event.timestamp, data, now, JSON.stringify(accounts.slice(i, i + COPY_LIST))),
+      );
+    }
+  }
+  return out;
 }
 
 /**
@@ -127,6 +172,30 @@ export async function storeEvents<T extends { statements: D1PreparedStatement[] 
     }
   }
   return out;
+}
+
+/**
+ * Stores broadcasts (statements by log shard, storeStatements) shard by shard with storeEvents, the main database —
+ * their records — last, so a repeat finds a broadcast's record only once every copy is stored. There is no transaction
+ * across databases: a broadcast refused in one shard (an account there stored its id meanwhile) goes no further, and
+ * the copies it left in the shards before keep their hand-offs listed, which the cron's sweep of lost hand-offs sends.
+ */
+export async function storeAcrossShards<T extends { byShard: Map<number, D1PreparedStatement[]> }>(
+  env: Env,
+  events: T[],
+): Promise<(T & { stored: boolean })[]> {
+  const refused = new Set<T>();
+  const shards = [...new Set(events.flatMap((e) => [...e.byShard.keys()]))].sort((a, b) => (a === 0 ? 1 : b === 0 ? -1 : a - b));
+  for (const shard of shards) {
+    const here = events.filter((e) => !refused.has(e) && (e.byShard.get(shard)?.length ?? 0) > 0);
+    for (const r of await storeEvents(
+      logDb(env, shard),
+      here.map((e) => ({ event: e, statements: e.byShard.get(shard)! })),
+    )) {
+      if (!r.stored) refused.add(r.event);
+    }
+  }
+  return events.map((e) => ({ ...e, stored: !refused.has(e) }));
 }
 
 function* groups<T extends { statements: D1PreparedStatement[] }>(events: T[]): Generator<T[]> {

@@ -1,6 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { config } from "../config";
 import { newId } from "../ids";
 import { ipRuleError } from "../ip-rules";
+import { shardFor } from "../shards";
 import { randomToken, sha256Hex } from "../signing";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json } from "./openapi";
@@ -30,7 +32,10 @@ accounts.openapi(
     const { name } = c.req.valid("json");
     const now = Date.now();
     const id = newId("acc", now);
-    await c.env.DB.prepare("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?)").bind(id, name, now).run();
+    // Its log's shard is chosen now and kept: raising LOG_SHARDS later spreads new accounts and moves no one.
+    await c.env.DB.prepare("INSERT INTO accounts (id, name, created_at, log_shard) VALUES (?, ?, ?, ?)")
+      .bind(id, name, now, shardFor(id, config(c.env).LOG_SHARDS))
+      .run();
     return c.json({ id, name, created_at: iso(now)! }, 201);
   },
 );

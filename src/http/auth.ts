@@ -128,9 +128,13 @@ export async function authenticateKey(c: Context<AppEnv>, key: string): Promise<
     );
   }
   const hash = await sha256Hex(key);
-  const row = await c.env.DB.prepare("SELECT id, account_id, allowed_ips, last_used_at FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+  // The account's log shard comes with the key, so the routes reach its log without another lookup.
+  const row = await c.env.DB.prepare(
+    `SELECT k.id, k.account_id, k.allowed_ips, k.last_used_at, a.log_shard FROM api_keys k JOIN accounts a ON a.id = k.account_id
+     WHERE k.key_hash = ? AND k.revoked_at IS NULL`,
+  )
     .bind(hash)
-    .first<{ id: string; account_id: string; allowed_ips: string; last_used_at: number | null }>();
+    .first<{ id: string; account_id: string; allowed_ips: string; last_used_at: number | null; log_shard: number }>();
   if (!row) {
     throw new ProblemError(
       401,
@@ -152,5 +156,5 @@ export async function authenticateKey(c: Context<AppEnv>, key: string): Promise<
       await write.catch(() => {});
     }
   }
-  return { kind: "account", accountId: row.account_id, keyId: row.id };
+  return { kind: "account", accountId: row.account_id, keyId: row.id, logShard: row.log_shard };
 }

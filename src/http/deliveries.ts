@@ -1,9 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { logDb } from "../shards";
 import type { AppEnv } from "./app-env";
 import { DELIVERY_COLUMNS, type DeliveryRow, DeliverySchema, deliveryOfAccount, iso, STATUSES, statusIs, toDelivery } from "./delivery-rows";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
+import { logOf } from "./principal";
 import { notFound } from "./problem";
 import { loadWebhook } from "./webhooks";
 
@@ -78,7 +80,7 @@ function inlineFirstAttempt(r: FirstAttemptColumns): AttemptRow | null {
 export async function loadDelivery(c: Context<AppEnv>, id: string) {
   const row = await deliveryOfAccount<DeliveryRow & FirstAttemptColumns>(c, "*", id);
   if (!row) throw notFound("delivery", id);
-  const rows = await c.env.DB.prepare("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number").bind(id).all<AttemptRow>();
+  const rows = await logOf(c).prepare("SELECT * FROM attempts WHERE delivery_id = ? ORDER BY number").bind(id).all<AttemptRow>();
   // A first attempt that succeeded lives in the deliveries row; every other attempt is an attempts row.
   const first = inlineFirstAttempt(row);
   const attempts = first ? [first, ...rows.results.filter((a) => a.number !== 1)] : rows.results;
@@ -123,7 +125,8 @@ deliveries.openapi(
       where.push("event_type = ?");
       args.push(event_type);
     }
-    const rows = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`)
+    const rows = await logDb(c.env, webhook.log_shard)
+      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM ${table} WHERE ${where.join(" AND ")} ORDER BY id DESC LIMIT ?`)
       .bind(...args, limit + 1)
       .all<DeliveryRow>();
     return c.json(pageOf(rows.results.map(toDelivery), limit), 200);

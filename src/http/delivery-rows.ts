@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "./app-env";
-import { accountOf } from "./principal";
+import { accountOf, logOf } from "./principal";
 
 // The delivery rows as the routes read and answer them, shared by the log, redelivery and the stats.
 
@@ -84,10 +84,14 @@ export function toDelivery(r: DeliveryRow) {
 
 /**
  * One of the caller's deliveries, found by its id alone. Deliveries are keyed by (webhook_id, id), so this probes the
- * key once for each of the account's webhooks (deleted ones too: their log stays readable).
+ * key once for each of the account's webhooks (deleted ones too: their log stays readable). The webhooks are in the
+ * main database and the log in the account's shard, so their ids are read first and passed as one JSON list.
  */
-export function deliveryOfAccount<T>(c: Context<AppEnv>, columns: string, id: string): Promise<T | null> {
-  return c.env.DB.prepare(`SELECT ${columns} FROM deliveries WHERE webhook_id IN (SELECT id FROM webhooks WHERE account_id = ?) AND id = ?`)
-    .bind(accountOf(c), id)
+export async function deliveryOfAccount<T>(c: Context<AppEnv>, columns: string, id: string): Promise<T | null> {
+  const webhooks = await c.env.DB.prepare("SELECT id FROM webhooks WHERE account_id = ?").bind(accountOf(c)).all<{ id: string }>();
+  if (webhooks.results.length === 0) return null;
+  return logOf(c)
+    .prepare(`SELECT ${columns} FROM deliveries WHERE webhook_id IN (SELECT value FROM json_each(?)) AND id = ?`)
+    .bind(JSON.stringify(webhooks.results.map((w) => w.id)), id)
     .first<T>();
 }

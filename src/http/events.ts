@@ -6,7 +6,7 @@ import type { EventRow } from "../events/stored";
 import { ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
-import { accountOf } from "./principal";
+import { accountOf, logOf } from "./principal";
 import { invalid, notFound, problemBody, problemResponse, zodFieldErrors } from "./problem";
 
 const IngestAnswer = z.object({ id: z.string(), deliveries: z.number().int() }).openapi("IngestAnswer");
@@ -119,11 +119,12 @@ events.openapi(
     // Newest first means by ingestion time, not by id: ids the platform gives need not sort by time. Events
     // stored in the same millisecond (one batch) follow by id, which for generated ids is their order. A broadcast
     // is listed through its copy in this account.
-    const rows = await c.env.DB.prepare(
-      `SELECT * FROM events WHERE account_id = ?1
+    const rows = await logOf(c)
+      .prepare(
+        `SELECT * FROM events WHERE account_id = ?1
        AND (?2 IS NULL OR created_at < ?2 OR (created_at = ?2 AND id < ?3)) AND (?4 IS NULL OR type = ?4)
        ORDER BY created_at DESC, id DESC LIMIT ?5`,
-    )
+      )
       .bind(accountId, after?.createdAt ?? null, after?.id ?? null, type ?? null, limit + 1)
       .all<EventRow>();
     const more = rows.results.length > limit;
@@ -152,7 +153,7 @@ events.openapi(
   }),
   async (c) => {
     const { event_id } = c.req.valid("param");
-    const row = await findEvent(c.env.DB, accountOf(c), event_id);
+    const row = await findEvent(logOf(c), accountOf(c), event_id);
     if (!row) throw notFound("event", event_id);
     return c.json(toEvent(row), 200);
   },

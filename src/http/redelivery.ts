@@ -5,6 +5,7 @@ import { queueOf } from "../delivery/queue-stub";
 import type { EventRow } from "../events/stored";
 import { itemFor } from "../handoffs";
 import { idAtTime } from "../ids";
+import { logDb } from "../shards";
 import { IN_LIST_MAX, inLists } from "../sql";
 import { getWebhookRow, toQueueConfig } from "../webhooks/store";
 import type { WebhookRow } from "../webhooks/types";
@@ -17,16 +18,18 @@ import { loadWebhook } from "./webhooks";
 /** Redelivers deliveries through their webhook's queue, rebuilding each payload from the stored event (in the webhook's account). */
 async function redeliver(c: Context<AppEnv>, webhook: WebhookRow, rows: DeliveryRow[]): Promise<number> {
   if (rows.length === 0) return 0;
+  const log = logDb(c.env, webhook.log_shard);
   const eventIds = [...new Set(rows.map((r) => r.event_id))];
   const events = new Map<string, EventRow>();
   for (const { items: chunk, marks } of inLists(eventIds)) {
-    const found = await c.env.DB.prepare(`SELECT * FROM events WHERE account_id = ? AND id IN (${marks})`)
+    const found = await log
+      .prepare(`SELECT * FROM events WHERE account_id = ? AND id IN (${marks})`)
       .bind(webhook.account_id, ...chunk)
       .all<EventRow>();
     for (const e of found.results) events.set(e.id, e);
   }
   const sequences = await firstSequences(
-    c.env.DB,
+    log,
     webhook.id,
     rows.map((r) => r.id),
   );
@@ -91,7 +94,8 @@ redelivery.openapi(
     const webhook = await getWebhookRow(c.env.DB, row.account_id, row.webhook_id);
     if (!webhook) throw new ProblemError(409, "The webhook of this delivery has been deleted.");
     if ((await redeliver(c, webhook, [row])) === 0) throw new ProblemError(409, "Test sends cannot be redelivered; send a new test instead.");
-    const fresh = await c.env.DB.prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND id = ?`)
+    const fresh = await logDb(c.env, webhook.log_shard)
+      .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE webhook_id = ? AND id = ?`)
       .bind(row.webhook_id, id)
       .first<DeliveryRow>();
     return c.json(toDelivery(fresh!), 202);
@@ -135,10 +139,11 @@ redelivery.openapi(
     let cursor = idAtTime("dlv", from);
     const filter = statusIs(status);
     for (let pageNo = 0; pageNo < 20; pageNo++) {
-      const rows = await c.env.DB.prepare(
-        `SELECT ${DELIVERY_COLUMNS} FROM ${filter.table} WHERE webhook_id = ? AND ${filter.where}
+      const rows = await logDb(c.env, webhook.log_shard)
+        .prepare(
+          `SELECT ${DELIVERY_COLUMNS} FROM ${filter.table} WHERE webhook_id = ? AND ${filter.where}
          AND id ${pageNo === 0 ? ">=" : ">"} ? AND id < ? AND created_at >= ? AND created_at < ? ORDER BY id LIMIT 500`,
-      )
+        )
         .bind(webhook.id, status, cursor, idAtTime("dlv", to), from, to)
         .all<DeliveryRow>();
       if (rows.results.length === 0) break;

@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { idAtTime } from "../ids";
+import { logDb } from "../shards";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json } from "./openapi";
 import { loadWebhook } from "./webhooks";
@@ -43,7 +44,7 @@ stats.openapi(
   async (c) => {
     const webhook = await loadWebhook(c, c.req.valid("param").webhook_id);
     const { window } = c.req.valid("query");
-    return c.json(await webhookStats(c.env.DB, webhook.id, window, Date.now()), 200);
+    return c.json(await webhookStats(logDb(c.env, webhook.log_shard), webhook.id, window, Date.now()), 200);
   },
 );
 

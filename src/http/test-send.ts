@@ -8,6 +8,7 @@ import { queueOf } from "../delivery/queue-stub";
 import type { Payload } from "../events/stored";
 import { payloadFor } from "../handoffs";
 import { newId } from "../ids";
+import { logDb } from "../shards";
 import { toQueueConfig } from "../webhooks/store";
 import { TEST_SEND_BURST, TEST_SENDS_PER_MINUTE } from "../webhooks/test-throttle";
 import type { WebhookRow } from "../webhooks/types";
@@ -37,7 +38,8 @@ export async function sendTestEvent(
   const event: Payload = { id: newId("evt", now), type, timestamp: new Date(now).toISOString(), account_id: row.account_id, data };
   const deliveryId = newId("dlv", now);
   const item: QueueItem = { delivery_id: deliveryId, event_id: event.id, event_type: type, payload: payloadFor(event, row), created_at: now };
-  await prepared(c.env.DB, pendingStatement(row.id, row.account_id, item, now, now)).run();
+  const log = logDb(c.env, row.log_shard);
+  await prepared(log, pendingStatement(row.id, row.account_id, item, now, now)).run();
   let result: TestResult;
   try {
     result = await queueOf(c.env, row.id).sendTest(toQueueConfig(row), item);
@@ -45,7 +47,7 @@ export async function sendTestEvent(
     // A test send has no stored event, so the sweeper would never settle it: settle it here.
     const message = err instanceof Error ? err.message : String(err);
     console.error("test send failed before reaching the receiver", row.id, message);
-    await prepared(c.env.DB, closedStatement(row.id, row.account_id, item, "failed", "the test could not be sent; try again", Date.now())).run();
+    await prepared(log, closedStatement(row.id, row.account_id, item, "failed", "the test could not be sent; try again", Date.now())).run();
     throw new ProblemError(503, "The test event could not be sent right now; nothing reached your receiver. Try again shortly.");
   }
   return { ...result, delivery_id: deliveryId };

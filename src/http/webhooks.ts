@@ -4,6 +4,7 @@ import { config } from "../config";
 import { queueOf } from "../delivery/queue-stub";
 import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
+import { logDb } from "../shards";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
 import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
@@ -14,7 +15,7 @@ import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { pageOf } from "./pagination";
-import { accountOf } from "./principal";
+import { accountOf, logShardOf } from "./principal";
 import { invalid, notFound, ProblemError, validationProblem } from "./problem";
 import { sendTestEvent } from "./test-send";
 
@@ -87,6 +88,7 @@ webhooks.openapi(
       signing,
       public_key: shown.public_key ?? null,
       secrets: JSON.stringify([sealed]),
+      log_shard: logShardOf(c),
       created_at: now,
       updated_at: now,
       deleted_at: null,
@@ -198,13 +200,20 @@ webhooks.openapi(
     // The queue lets go first: if D1 then fails, the customer's retry of the DELETE finishes the job, whereas a
     // queue never told would keep sending for a webhook that D1 (and so the sweeper) considers gone.
     await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
-    await c.env.DB.batch([
-      saveWebhookStatement(c.env.DB, deleted),
-      // `status <> 'delivered'` (implied) lets SQLite find them through the partial index deliveries_open.
-      c.env.DB.prepare(
+    const log = logDb(c.env, row.log_shard);
+    // `status <> 'delivered'` (implied) lets SQLite find them through the partial index deliveries_open.
+    const cancel = log
+      .prepare(
         "UPDATE deliveries INDEXED BY deliveries_open SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending' AND status <> 'delivered'",
-      ).bind(now, row.id),
-    ]);
+      )
+      .bind(now, row.id);
+    // In another shard the log is cancelled first: a DELETE retried after a failure between the two still finds the
+    // webhook and finishes, where one that had lost its webhook first would leave its deliveries pending for good.
+    if (log === c.env.DB) await c.env.DB.batch([saveWebhookStatement(c.env.DB, deleted), cancel]);
+    else {
+      await cancel.run();
+      await saveWebhookStatement(c.env.DB, deleted).run();
+    }
     return c.body(null, 204);
   },
 );

@@ -56,6 +56,7 @@ export function toQueueConfig(row: WebhookRow): QueueConfig {
     format: s.format,
     ttl_s: s.ttl_s,
     keys: JSON.parse(row.secrets),
+    log_shard: row.log_shard,
     updated_at: row.updated_at,
   };
 }

@@ -13,6 +13,8 @@ import type { WebhookRow } from "./types";
  */
 export interface Subscriptions {
   version: number;
+  /** The account's log shard (src/shards.ts), which never changes: where its events are stored. */
+  logShard: number;
   webhooks: Subscriber[];
 }
 
@@ -52,12 +54,12 @@ export async function subscriptionsOf(db: D1Database, accountId: string): Promis
 /** Reads the account's subscriptions and version from D1 (one round trip) and caches them; null when there is no such account. */
 export async function loadSubscriptions(db: D1Database, accountId: string): Promise<Subscriptions | null> {
   const [version, webhooks] = await db.batch<Record<string, unknown>>([
-    db.prepare("SELECT webhooks_version AS v FROM accounts WHERE id = ?").bind(accountId),
+    db.prepare("SELECT webhooks_version AS v, log_shard FROM accounts WHERE id = ?").bind(accountId),
     subscribedWebhooksQuery(db, accountId),
   ]);
-  const row = version.results[0] as { v: number } | undefined;
+  const row = version.results[0] as { v: number; log_shard: number } | undefined;
   if (!row) return null;
-  const subs: Subscriptions = { version: row.v, webhooks: (webhooks.results as unknown as WebhookRow[]).map(subscriberOf) };
+  const subs: Subscriptions = { version: row.v, logShard: row.log_shard, webhooks: (webhooks.results as unknown as WebhookRow[]).map(subscriberOf) };
   if (cache.size >= LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(accountId, subs);
   return subs;

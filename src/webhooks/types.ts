@@ -42,6 +42,8 @@ export interface WebhookRow {
   signing: "hmac" | "ed25519";
   public_key: string | null;
   secrets: string;
+  /** Its account's log shard (src/shards.ts): where its deliveries and attempts are written. */
+  log_shard: number;
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
@@ -66,5 +68,7 @@ export interface QueueConfig {
   format: "json" | "slack";
   ttl_s: number | null;
   keys: SealedKey[];
+  /** The log shard its log goes to (src/shards.ts); never changes for a webhook. */
+  log_shard: number;
   updated_at: number;
 }

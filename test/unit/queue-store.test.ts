@@ -33,6 +33,7 @@ function config(ordering: Ordering): QueueConfig {
     format: "json",
     ttl_s: null,
     keys: [],
+    log_shard: 0,
     updated_at: 1,
   };
 }
