@@ -15,7 +15,11 @@ export default defineConfig(async () => {
               main: "./test/support/worker.ts",
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
+                // The log sharded in two (src/shards.ts): every account's log lands in DB or LOG_DB_1 by its id, so
+                // the suite runs each path on both. The end-to-end suite keeps the default, one database.
+                d1Databases: { LOG_DB_1: "log-db-1" },
                 bindings: {
+                  LOG_SHARDS: "2",
                   TEST_MIGRATIONS: migrations,
                   PLATFORM_TOKEN: "test-platform-token-0123456789abcdef",
                   ENCRYPTION_KEY: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",

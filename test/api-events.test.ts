@@ -4,6 +4,7 @@ import type { EventInput } from "../src/events/input";
 import { ingest } from "../src/ingest";
 import { call, completed, expectJson, expectProblem, newAccount, receiver, sendEvent } from "./support/api";
 import { settle, settleAll } from "./support/delivery";
+import { accountOn, logDbOf, logDbs, SHARDS, withLogDb } from "./support/shards";
 import { SPEC_EVENT_TYPES } from "./support/spec-types";
 
 const PLATFORM_TOKEN = env.PLATFORM_TOKEN;
@@ -18,19 +19,35 @@ function expectNamed(problem: { status: number; errors?: { path: string }[]; det
 /** Row counts of everything ingest writes, to show bad input changed nothing. */
 async function counts() {
   await settleAll();
-  const row = await env.DB.prepare(
-    "SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM deliveries) AS deliveries, (SELECT count(*) FROM accounts) AS accounts",
-  ).first<{ events: number; deliveries: number; accounts: number }>();
-  return row!;
+  const accounts = (await env.DB.prepare("SELECT count(*) AS n FROM accounts").first<{ n: number }>())!.n;
+  const logs = await Promise.all(
+    logDbs().map((db) =>
+      db
+        .prepare("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM deliveries) AS deliveries")
+        .first<{ events: number; deliveries: number }>(),
+    ),
+  );
+  return { events: sum(logs.map((l) => l!.events)), deliveries: sum(logs.map((l) => l!.deliveries)), accounts };
 }
 
-/** The event's deliveries as D1 has them once their queues have done what they do at once (send, or write them pending). */
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * The event's deliveries as D1 has them once their queues have done what they do at once (send, or write them
+ * pending), from every log shard (a broadcast's are in each account's).
+ */
 const deliveryRows = async (eventId: string) => {
   await settleAll();
-  return env.DB.prepare("SELECT webhook_id, account_id, status FROM deliveries WHERE event_id = ? ORDER BY webhook_id")
-    .bind(eventId)
-    .all<{ webhook_id: string; account_id: string; status: string }>()
-    .then((r) => r.results);
+  const rows = await Promise.all(
+    logDbs().map((db) =>
+      db
+        .prepare("SELECT webhook_id, account_id, status FROM deliveries WHERE event_id = ?")
+        .bind(eventId)
+        .all<{ webhook_id: string; account_id: string; status: string }>()
+        .then((r) => r.results),
+    ),
+  );
+  return rows.flat().sort((a, b) => (a.webhook_id < b.webhook_id ? -1 : 1));
 };
 
 /** A webhook to a receiver that takes everything, so what ingest hands off is delivered at once. */
@@ -327,7 +344,8 @@ describe("batch", () => {
       if (n % 2) expect(r.id).toBe(events[n].id);
       else expect(r.id).toMatch(/^evt_/);
     });
-    const stored = await env.DB.prepare(`SELECT id, data FROM events WHERE id IN (${answer.data.map(() => "?").join(",")})`)
+    const stored = await (await logDbOf(accountId))
+      .prepare(`SELECT id, data FROM events WHERE id IN (${answer.data.map(() => "?").join(",")})`)
       .bind(...answer.data.map((r: { id: string }) => r.id))
       .all<{ id: string; data: string }>();
     expect(stored.results).toHaveLength(100);
@@ -395,51 +413,59 @@ describe("batch", () => {
     expect(await counts()).toEqual({ ...before, events: before.events + 1, deliveries: before.deliveries + 2 });
   });
 
-  test("a batch's events are stored together in one D1 batch; one stored meanwhile by another request is a repeat", async () => {
-    const { accountId, key } = await newAccount();
-    await createWebhook(key, { events: ["*"] });
-    const tag = crypto.randomUUID();
-    const inputs = Array.from({ length: 50 }, (_, n) => event(accountId, n, { id: `together-${n}-${tag}` })) as EventInput[];
-    // Another request stores event 7 between this one's repeat check and its write.
-    const stores: number[] = [];
-    const db = new Proxy(env.DB, {
-      get: (t, k) =>
-        k === "batch"
-          ? async (statements: D1PreparedStatement[]) => {
-              const events = statements.length;
-              const storing = statements.some((s) => JSON.stringify(s).includes("INSERT INTO events"));
-              if (storing && stores.length === 0) {
-                await t
-                  .prepare(
-                    "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', ?, '{}', 0, ?)",
-                  )
-                  .bind(`together-7-${tag}`, accountId, new Date().toISOString(), Date.now())
-                  .run();
+  test.each(SHARDS)(
+    "a batch's events are stored together in one D1 batch; one stored meanwhile by another request is a repeat (log shard %i)",
+    async (shard) => {
+      const { accountId, key } = await accountOn(shard);
+      const log = await logDbOf(accountId);
+      await createWebhook(key, { events: ["*"] });
+      const tag = crypto.randomUUID();
+      const inputs = Array.from({ length: 50 }, (_, n) => event(accountId, n, { id: `together-${n}-${tag}` })) as EventInput[];
+      // Another request stores event 7 between this one's repeat check and its write.
+      const stores: number[] = [];
+      const db = new Proxy(log, {
+        get: (t, k) =>
+          k === "batch"
+            ? async (statements: D1PreparedStatement[]) => {
+                const events = statements.length;
+                const storing = statements.some((s) => JSON.stringify(s).includes("INSERT INTO events"));
+                if (storing && stores.length === 0) {
+                  await t
+                    .prepare(
+                      "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at) VALUES (?, ?, 'workflow.completed', ?, '{}', 0, ?)",
+                    )
+                    .bind(`together-7-${tag}`, accountId, new Date().toISOString(), Date.now())
+                    .run();
+                }
+                if (storing) stores.push(events);
+                return t.batch(statements);
               }
-              if (storing) stores.push(events);
-              return t.batch(statements);
-            }
-          : Reflect.get(t, k),
-    });
-    const results = await ingest({ ...env, DB: db }, inputs);
-    expect(results.map((r) => r.status)).toEqual(inputs.map((_, n) => (n === 7 ? 200 : 202)));
-    expect(results[7]).toEqual({ status: 200, body: { id: `together-7-${tag}`, deliveries: 0 } });
-    // Fifty events of one statement each (their deliveries' rows are the queues' to write) and the account's
-    // webhooks_version, in one batch: the insert of event 7 finds its key taken, and that event alone is a repeat.
-    expect(stores).toEqual([51]);
-    await settleAll();
-    const stored = await env.DB.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id LIKE ?").bind(`together-%-${tag}`).first<{ n: number }>();
-    expect(stored?.n).toBe(49);
-    // Without the interference, the same fifty (new ids) go in one batch.
-    stores.length = 0;
-    stores.push(-1);
-    const again = await ingest(
-      { ...env, DB: db },
-      inputs.map((e) => ({ ...e, id: `${e.id}-b` })),
-    );
-    expect(again.every((r) => r.status === 202)).toBe(true);
-    expect(stores.slice(1)).toEqual([51]);
-  });
+            : Reflect.get(t, k),
+      });
+      // The account's log database, watched; in the main database (shard 0) that is also where the version is read.
+      const watched = withLogDb(shard, db);
+      const results = await ingest(watched, inputs);
+      expect(results.map((r) => r.status)).toEqual(inputs.map((_, n) => (n === 7 ? 200 : 202)));
+      expect(results[7]).toEqual({ status: 200, body: { id: `together-7-${tag}`, deliveries: 0 } });
+      // Fifty events of one statement each (their deliveries' rows are the queues' to write) in one batch, with the
+      // account's webhooks_version when the log is in the main database: the insert of event 7 finds its key taken, and
+      // that event alone is a repeat.
+      const batch = shard === 0 ? 51 : 50;
+      expect(stores).toEqual([batch]);
+      await settleAll();
+      const stored = await log.prepare("SELECT count(*) AS n FROM deliveries WHERE event_id LIKE ?").bind(`together-%-${tag}`).first<{ n: number }>();
+      expect(stored?.n).toBe(49);
+      // Without the interference, the same fifty (new ids) go in one batch.
+      stores.length = 0;
+      stores.push(-1);
+      const again = await ingest(
+        watched,
+        inputs.map((e) => ({ ...e, id: `${e.id}-b` })),
+      );
+      expect(again.every((r) => r.status === 202)).toBe(true);
+      expect(stores.slice(1)).toEqual([batch]);
+    },
+  );
 
   test.each([
     ["101 events", { events: Array.from({ length: 101 }, () => ({ type: "workflow.started", data: {} })) }, "events"],

@@ -4,6 +4,7 @@ import { describe, expect, test } from "vitest";
 import { maskHeaders, maskValue } from "../src/webhooks/headers";
 import { call, expectJson, expectProblem, newAccount } from "./support/api";
 import { deliveryOf, hook, settle } from "./support/delivery";
+import { logDbs } from "./support/shards";
 
 // Custom header values are secrets (SPEC): sealed at rest, sent in clear only on the wire, masked in every answer
 // and log. What a receiver gets, what the API answers, and that nothing at rest holds the clear value.
@@ -11,13 +12,17 @@ import { deliveryOf, hook, settle } from "./support/delivery";
 const TOKEN = "Bearer sk_live_51Hx9Qa2b3c4d5e6f7g83f9a";
 const MASKED = "Bearer …3f9a";
 
-/** Every row of every table of the test's D1, as text: what an operator with the database would see. */
+/** Every row of every table of the test's D1 databases (the main one and each log shard), as text: what an operator would see. */
 async function everythingInD1(): Promise<string> {
-  const tables = await env.DB.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{
-    name: string;
-  }>();
-  const dumps = await Promise.all(tables.results.map(async (t) => JSON.stringify((await env.DB.prepare(`SELECT * FROM "${t.name}"`).all()).results)));
-  return dumps.join("\n");
+  const dumps = await Promise.all(
+    logDbs().map(async (db) => {
+      const tables = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{
+        name: string;
+      }>();
+      return Promise.all(tables.results.map(async (t) => JSON.stringify((await db.prepare(`SELECT * FROM "${t.name}"`).all()).results)));
+    }),
+  );
+  return dumps.flat().join("\n");
 }
 
 /** Every row of every table in a queue's own storage, as text. */

@@ -9,7 +9,8 @@ import { idAtTime, newId } from "../src/ids";
 import worker from "../src/index";
 import { ingest } from "../src/ingest";
 import { call, completed, expectJson } from "./support/api";
-import { deliveryOf, hook, runDue, settle, settleAll } from "./support/delivery";
+import { deliveryOf, type Hook, hook, runDue, settle, settleAll } from "./support/delivery";
+import { shardOf, withLogDb } from "./support/shards";
 
 // What the delivery log costs D1 (every index entry a statement touches is a row written, meta.rows_written) and
 // that every statement the code sends to the log tables finds its rows through an index.
@@ -73,13 +74,14 @@ function recordingDb(db: D1Database, seen: Seen[]): D1Database {
   });
 }
 
+/** The env with every database recorded: the main one and each log shard. */
 function recordingEnv(seen: Seen[]): Env {
-  return { ...env, DB: recordingDb(env.DB, seen) };
+  return { ...env, DB: recordingDb(env.DB, seen), LOG_DB_1: recordingDb(env.LOG_DB_1!, seen) };
 }
 
-/** Runs log statements as the queue's outbox flush does (one batch), returning the rows each wrote. */
-async function runLog(statements: LogStatement[]): Promise<number[]> {
-  const results = await env.DB.batch(statements.map((s) => env.DB.prepare(s.sql).bind(...s.params)));
+/** Runs log statements as the queue's outbox flush does (one batch, on the account's log), returning the rows each wrote. */
+async function runLog(log: D1Database, statements: LogStatement[]): Promise<number[]> {
+  const results = await log.batch(statements.map((s) => log.prepare(s.sql).bind(...s.params)));
   return results.map((r) => r.meta.rows_written);
 }
 
@@ -105,13 +107,13 @@ const one = (seen: Seen[], pattern: RegExp) => {
   return hits[0].rowsWritten;
 };
 
-async function deliveryIdOf(eventId: string): Promise<{ id: string; created_at: number }> {
+async function deliveryIdOf(h: Hook, eventId: string): Promise<{ id: string; created_at: number }> {
   await settleAll();
-  return (await env.DB.prepare("SELECT id, created_at FROM deliveries WHERE event_id = ?").bind(eventId).first<{ id: string; created_at: number }>())!;
+  return (await h.log.prepare("SELECT id, created_at FROM deliveries WHERE event_id = ?").bind(eventId).first<{ id: string; created_at: number }>())!;
 }
 
-const attemptRows = async (deliveryId: string) =>
-  (await env.DB.prepare("SELECT number, status_code FROM attempts WHERE delivery_id = ? ORDER BY number").bind(deliveryId).all()).results;
+const attemptRows = async (h: Hook, deliveryId: string) =>
+  (await h.log.prepare("SELECT number, status_code FROM attempts WHERE delivery_id = ? ORDER BY number").bind(deliveryId).all()).results;
 
 describe("rows written per delivered event", () => {
   test("ingest writes 2 rows (the event and its index) and no delivery; a delivered first attempt creates the delivery's row: 1 row", async () => {
@@ -129,8 +131,8 @@ describe("rows written per delivered event", () => {
 
     if (!("body" in result)) throw new Error("not accepted");
     // The delivery, sent at once, reached D1 first with its outcome: that row is taken away here to measure that write.
-    const delivery = await deliveryIdOf(result.body.id);
-    const removed = await env.DB.prepare("DELETE FROM deliveries WHERE webhook_id = ? AND id = ?").bind(h.wh.id, delivery.id).run();
+    const delivery = await deliveryIdOf(h, result.body.id);
+    const removed = await h.log.prepare("DELETE FROM deliveries WHERE webhook_id = ? AND id = ?").bind(h.wh.id, delivery.id).run();
     expect(removed.meta.changes).toBe(1);
     const attempt = attemptLog();
     const statements = logStatements({
@@ -142,12 +144,12 @@ describe("rows written per delivered event", () => {
     });
     expect(statements).toHaveLength(1);
     expect(statements[0].sql).toMatch(/^INSERT INTO deliveries\b/);
-    const logRows = await runLog(statements);
+    const logRows = await runLog(h.log, statements);
     console.log(`rows written: delivered first attempt (INSERT INTO deliveries … ON CONFLICT) ${logRows.join(" + ")}`);
     expect(sum(logRows)).toBe(1);
     // With the queue's one row, 4 in all.
     expect(sum([eventRows, ...logRows])).toBeLessThanOrEqual(3);
-    expect(await attemptRows(delivery.id)).toEqual([]);
+    expect(await attemptRows(h, delivery.id)).toEqual([]);
 
     const expected = {
       status: "delivered",
@@ -170,16 +172,16 @@ describe("rows written per delivered event", () => {
     };
     expect(await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200)).toMatchObject(expected);
     // Replayed (an outbox written twice), it changes nothing.
-    await runLog(statements);
+    await runLog(h.log, statements);
     expect(await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200)).toMatchObject(expected);
   });
 
   test("a failed first attempt is an attempts row, and the delivery shows it", async () => {
     const h = await hook({}, { answers: [{ status: 500, body: "down" }] });
     const ev = await h.send();
-    const delivery = await deliveryIdOf(ev.id);
+    const delivery = await deliveryIdOf(h, ev.id);
     const [req] = await h.r.received();
-    expect(await attemptRows(delivery.id)).toEqual([{ number: 1, status_code: 500 }]);
+    expect(await attemptRows(h, delivery.id)).toEqual([{ number: 1, status_code: 500 }]);
     const shown = await expectJson(call("GET", `/v1/deliveries/${delivery.id}`, { token: h.key }), 200);
     expect(shown).toMatchObject({ status: "pending", attempt_count: 1, last_status_code: 500, last_error: "HTTP 500" });
     expect(shown.attempts).toEqual([
@@ -218,7 +220,7 @@ describe("rows written per delivered event", () => {
     expect(first.attempts).toHaveLength(1);
     expect(first.attempts[0]).toMatchObject({ number: 1, status_code: 201, error: null, request_body: req1.body, response_body: "first" });
     expect(first.attempts[0].request_headers["webhook-signature"]).toBe(req1.headers["webhook-signature"]);
-    expect(await attemptRows(first.id)).toEqual([]);
+    expect(await attemptRows(h, first.id)).toEqual([]);
 
     const second = await deliveryOf(h, retried.id);
     expect(second).toMatchObject({ status: "delivered", attempt_count: 2, last_status_code: 200 });
@@ -226,7 +228,7 @@ describe("rows written per delivered event", () => {
       [1, 500, "down", req2.body],
       [2, 200, "ok", req3.body],
     ]);
-    expect(await attemptRows(second.id)).toEqual([
+    expect(await attemptRows(h, second.id)).toEqual([
       { number: 1, status_code: 500 },
       { number: 2, status_code: 200 },
     ]);
@@ -251,7 +253,7 @@ describe("without UNIQUE (webhook_id, event_id)", () => {
     // Counts the event inserts that reach D1: more than one means the race really happened (each ingest looked
     // the id up before any stored it).
     const tried: string[] = [];
-    const db = new Proxy(env.DB, {
+    const db = new Proxy(h.log, {
       get(t, k) {
         if (k === "prepare") {
           return (sql: string) => {
@@ -263,13 +265,13 @@ describe("without UNIQUE (webhook_id, event_id)", () => {
         return typeof v === "function" ? v.bind(t) : v;
       },
     });
-    const racing: Env = { ...env, DB: db };
+    const racing = withLogDb(await shardOf(h.accountId), db);
     const answers = (await Promise.all([ingest(racing, [event]), ingest(racing, [event]), ingest(racing, [event])])).map(([r]) => r);
     expect(tried.filter((sql) => /^INSERT INTO events\b/.test(sql)).length).toBeGreaterThan(1);
     expect(answers.map((r) => r.status).sort()).toEqual([200, 200, 202]);
     for (const r of answers) expect(r).toMatchObject({ body: { id, deliveries: 1 } });
     await settleAll();
-    const rows = await env.DB.prepare("SELECT webhook_id FROM deliveries WHERE event_id = ?").bind(id).all();
+    const rows = await h.log.prepare("SELECT webhook_id FROM deliveries WHERE event_id = ?").bind(id).all();
     expect(rows.results).toEqual([{ webhook_id: h.wh.id }]);
   });
 });
@@ -288,8 +290,9 @@ const FULL_SCAN = /^SCAN (events|deliveries|attempts|e|d)( AS \w+)?$/;
 
 describe("every statement on events, deliveries and attempts finds its rows through an index", () => {
   test("lists, lookups, stats, replay, ingest, the purge and the sweep", async () => {
-    const h = await hook({}, { answers: [{ status: 200 }, { status: 500 }] });
-    const doomed = await hook();
+    // The webhook read is on the second shard and another on the main database, so both forms of a broadcast's copies run.
+    const h = await hook({}, { answers: [{ status: 200 }, { status: 500 }] }, { shard: 1 });
+    const doomed = await hook({}, {}, { shard: 0 });
     const e1 = await h.send();
     const e2 = await h.send(completed(7), "workflow.started");
     await h.send();
@@ -349,9 +352,9 @@ describe("every statement on events, deliveries and attempts finds its rows thro
         attempt,
         outcome,
       });
-      await recordingDb(env.DB, seen).batch(
+      await recordingDb(h.log, seen).batch(
         statements.map((s) =>
-          recordingDb(env.DB, seen)
+          recordingDb(h.log, seen)
             .prepare(s.sql)
             .bind(...s.params),
         ),
@@ -376,15 +379,16 @@ describe("every statement on events, deliveries and attempts finds its rows thro
       /SELECT account_id FROM events WHERE account_id IN \(.*\) AND id = \?/,
       /^INSERT INTO events .* VALUES/,
       /^INSERT INTO events .* SELECT id, .* FROM accounts/,
+      /^INSERT INTO events .* SELECT value, .* FROM json_each\(\?\)/,
       /^INSERT INTO deliveries/,
       /FROM deliveries WHERE \(webhook_id, id\) IN \(VALUES/,
-      /FROM events WHERE account_id IN \(SELECT id FROM accounts\) AND created_at >= \?/,
-      /WHERE webhook_id IN \(SELECT id FROM webhooks WHERE account_id = \?\) AND id = \?/,
+      /FROM logged_accounts a CROSS JOIN events e ON e.account_id = a.id\s+WHERE a.id <> ''/,
+      /FROM deliveries WHERE webhook_id IN \(SELECT value FROM json_each\(\?\)\) AND id = \?/,
       /^UPDATE deliveries INDEXED BY deliveries_open SET status = 'cancelled'/,
       /^DELETE FROM attempts/,
       /^DELETE FROM deliveries/,
       /^DELETE FROM events/,
-      /EXISTS \(SELECT 1 FROM deliveries d INDEXED BY deliveries_open WHERE d.webhook_id = w.id/,
+      /FROM open_webhooks w\s+WHERE w.id <> '' AND EXISTS \(SELECT 1 FROM deliveries d INDEXED BY deliveries_open WHERE d.webhook_id = w.id/,
       /FROM deliveries d INDEXED BY deliveries_open JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id/,
       /^INSERT OR REPLACE INTO attempts/,
       /first_started_at = excluded.first_started_at/,
@@ -405,13 +409,13 @@ describe("every statement on events, deliveries and attempts finds its rows thro
     );
     expect(await planFor(/SELECT status, count\(\*\) AS n FROM deliveries/)).toMatch(/USING PRIMARY KEY \(webhook_id=\? AND id>\?\)/);
     expect(await planFor(/FROM deliveries WHERE webhook_id = \? ORDER BY id DESC/)).toMatch(/USING PRIMARY KEY \(webhook_id=\?\)/);
-    expect(await planFor(/WHERE webhook_id IN \(SELECT id FROM webhooks WHERE account_id = \?\) AND id = \?/)).toMatch(
+    expect(await planFor(/FROM deliveries WHERE webhook_id IN \(SELECT value FROM json_each\(\?\)\) AND id = \?/)).toMatch(
       /USING PRIMARY KEY \(webhook_id=\? AND id=\?\)/,
     );
     expect(await planFor(/^DELETE FROM deliveries/)).toMatch(/USING PRIMARY KEY \(webhook_id=\? AND id<\?\)/);
     // A repeated ingest and the sweep of lost hand-offs look up the deliveries an event lists, by key.
     expect(await planFor(/FROM deliveries WHERE \(webhook_id, id\) IN \(VALUES/)).toMatch(/USING PRIMARY KEY \(webhook_id=\? AND id=\?\)/);
-    expect(await planFor(/AND deliveries > 0 ORDER BY created_at/)).toMatch(
+    expect(await planFor(/AND e.deliveries > 0 ORDER BY e.created_at/)).toMatch(
       /INDEX events_account_created \(account_id=\? AND created_at>\? AND created_at<\?\)/,
     );
     // Every lookup of an event goes by its key (account_id, id): the repeat check, a broadcast's check of the accounts
@@ -429,6 +433,10 @@ describe("every statement on events, deliveries and attempts finds its rows thro
     expect(await planFor(/^DELETE FROM attempts/)).toMatch(/USING PRIMARY KEY \(delivery_id<\?\)/);
     expect(await planFor(/^DELETE FROM events/)).toMatch(/INDEX events_account_created \(account_id=\? AND created_at<\?\)/);
     expect(await planFor(/EXISTS \(SELECT 1 FROM deliveries d INDEXED BY deliveries_open WHERE d.webhook_id = w.id/)).toMatch(/INDEX deliveries_open/);
+    // The purge and the sweeps find the webhooks and accounts a shard holds from its own keys, a seek each.
+    expect(await planFor(/^DELETE FROM deliveries/)).toMatch(/SEARCH deliveries USING PRIMARY KEY \(webhook_id>\?\)/);
+    expect(await planFor(/^DELETE FROM events/)).toMatch(/SEARCH events USING (COVERING )?INDEX events_account_created \(account_id>\?\)/);
+    expect(await planFor(/^DELETE FROM events/)).toMatch(/SEARCH deliveries USING COVERING INDEX deliveries_open \(webhook_id>\?\)/);
   });
 });
 

@@ -296,7 +296,7 @@ describe("ttl_s", () => {
     // Held (the webhook is off) and long past their ttl_s: they are expired as soon as they arrive, all of them.
     for (let i = 0; i < items.length; i += 400) await h.stub.enqueue(cfg, items.slice(i, i + 400));
     await settle(h);
-    const counts = (await env.DB.prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? GROUP BY status").bind(h.wh.id).all()).results;
+    const counts = (await h.log.prepare("SELECT status, count(*) AS n FROM deliveries WHERE webhook_id = ? GROUP BY status").bind(h.wh.id).all()).results;
     expect(counts).toEqual([{ status: "expired", n: 1200 }]);
     expect(await h.stub.status()).toMatchObject({ queued: 0, outbox: 0 });
   });

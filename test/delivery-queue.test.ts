@@ -9,6 +9,7 @@ import type { WebhookRow } from "../src/webhooks/types";
 import { call, completed, expectJson, sendEvent } from "./support/api";
 import { deliveriesOf, deliveryOf, type Hook, hook, runDue, settle } from "./support/delivery";
 import { metered } from "./support/queue-seams";
+import { SHARDS } from "./support/shards";
 
 // The queue as a store: numbering that never repeats, wake-ups that resend only what is owed, what one delivery
 // costs in the object's storage, when D1 first hears of a delivery, and the backstop alarm.
@@ -68,12 +69,12 @@ describe("numbering and wake-ups", () => {
     const h = await hook();
     const before = await h.send();
     await evictDurableObject(h.stub);
-    await env.DB.prepare("CREATE TRIGGER refuse_log BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'D1 unavailable (test)'); END").run();
+    await h.log.prepare("CREATE TRIGGER refuse_log BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'D1 unavailable (test)'); END").run();
     try {
       const ev = await h.send();
       expect(await eventIds(h)).toEqual([before.id, ev.id]);
     } finally {
-      await env.DB.prepare("DROP TRIGGER refuse_log").run();
+      await h.log.prepare("DROP TRIGGER refuse_log").run();
     }
     await runDue(h);
     expect(await h.r.received()).toHaveLength(2);
@@ -190,16 +191,16 @@ describe("what a delivery costs in the queue's storage", () => {
   });
 });
 
-/** Watches D1 for delivery rows created pending, before any attempt (a test probe, in D1 only). */
-async function watchPendingInserts(): Promise<() => Promise<string[]>> {
+/** Watches the webhook's log in D1 for delivery rows created pending, before any attempt (a test probe, in D1 only). */
+async function watchPendingInserts(h: Hook): Promise<() => Promise<string[]>> {
   const table = `seen_${crypto.randomUUID().replaceAll("-", "")}`;
-  await env.DB.batch([
-    env.DB.prepare(`CREATE TABLE ${table} (id TEXT)`),
-    env.DB.prepare(
+  await h.log.batch([
+    h.log.prepare(`CREATE TABLE ${table} (id TEXT)`),
+    h.log.prepare(
       `CREATE TRIGGER ${table}_t AFTER INSERT ON deliveries WHEN NEW.status = 'pending' AND NEW.attempt_count = 0 BEGIN INSERT INTO ${table} VALUES (NEW.id); END`,
     ),
   ]);
-  return async () => (await env.DB.prepare(`SELECT id FROM ${table}`).all<{ id: string }>()).results.map((r) => r.id);
+  return async () => (await h.log.prepare(`SELECT id FROM ${table}`).all<{ id: string }>()).results.map((r) => r.id);
 }
 
 /** An event stored at `at` (ms) listing one hand-off to the webhook that never reached its queue, as ingest leaves one. */
@@ -207,9 +208,8 @@ async function storedWithLostHandoff(h: Hook, at: number) {
   const eventId = `evt_lost_${crypto.randomUUID()}`;
   const deliveryId = newId("dlv", at);
   const data = run("exe_A", 1);
-  await env.DB.prepare(
-    "INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
-  )
+  await h.log
+    .prepare("INSERT INTO events (id, account_id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)")
     .bind(eventId, h.accountId, new Date(at).toISOString(), JSON.stringify(data), at, JSON.stringify([[h.wh.id, deliveryId]]))
     .run();
   return { eventId, deliveryId, data };
@@ -218,7 +218,7 @@ async function storedWithLostHandoff(h: Hook, at: number) {
 describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => {
   test("a delivery sent at once reaches D1 first with its outcome: one row, never written pending", async () => {
     const h = await hook();
-    const pendingInserts = await watchPendingInserts();
+    const pendingInserts = await watchPendingInserts(h);
     const ev = await h.send();
     expect(await h.r.received()).toHaveLength(1);
     expect(await deliveryOf(h, ev.id)).toMatchObject({ status: "delivered", attempt_count: 1, event_type: "workflow.completed", attempts: [{ number: 1 }] });
@@ -227,7 +227,7 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
 
   test("a delivery waiting behind a failing head is written pending when the run that cannot send it ends", async () => {
     const h = await hook({}, { answers: [{ status: 500 }], otherwise: { status: 200 } });
-    const pendingInserts = await watchPendingInserts();
+    const pendingInserts = await watchPendingInserts(h);
     await h.send(run("exe_A", 1));
     const second = await h.send(run("exe_A", 2));
     const d = await deliveryOf(h, second.id);
@@ -245,7 +245,7 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
     expect((await call("DELETE", `/v1/webhooks/${h.wh.id}`, { token: h.key })).status).toBe(204);
     await settle(h);
     const rows = (
-      await env.DB.prepare("SELECT event_id, status FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(h.wh.id).all<{ event_id: string; status: string }>()
+      await h.log.prepare("SELECT event_id, status FROM deliveries WHERE webhook_id = ? ORDER BY id").bind(h.wh.id).all<{ event_id: string; status: string }>()
     ).results;
     expect(rows).toEqual([
       { event_id: first.id, status: "delivered" },
@@ -254,18 +254,27 @@ describe("D1 hears of a delivery at its outcome, or as soon as it waits", () => 
     expect(await h.r.received()).toHaveLength(1);
   });
 
-  test("a hand-off that never reached its queue is found by the cron sweep from the event's list, and delivered", async () => {
-    const h = await hook();
+  test("a hand-off that never reached its queue is found by the cron sweep from the event's list, and delivered, on every log shard", async () => {
+    // Both shards in one run: the sweep goes on from where its last run stopped, so a second test would start later.
     const now = Date.now();
-    const { eventId, deliveryId } = await storedWithLostHandoff(h, now - 5 * 60_000);
+    const lost: { h: Hook; eventId: string; deliveryId: string }[] = [];
+    for (const shard of SHARDS) {
+      const h = await hook({}, {}, { shard });
+      const { eventId, deliveryId } = await storedWithLostHandoff(h, now - 5 * 60_000);
+      lost.push({ h, eventId, deliveryId });
+    }
     await runMaintenance(env, now);
-    await settle(h);
-    expect((await h.r.received()).map((r) => r.headers["webhook-id"])).toEqual([eventId]);
-    expect(await deliveryOf(h, eventId)).toMatchObject({ id: deliveryId, status: "delivered" });
-    // The next run reads on from where this one stopped, and D1 has the row now: nothing is handed again.
+    for (const { h, eventId, deliveryId } of lost) {
+      await settle(h);
+      expect((await h.r.received()).map((r) => r.headers["webhook-id"])).toEqual([eventId]);
+      expect(await deliveryOf(h, eventId)).toMatchObject({ id: deliveryId, status: "delivered" });
+    }
+    // The next run reads on from where this one stopped, and D1 has the rows now: nothing is handed again.
     await runMaintenance(env, now + 60_000);
-    await settle(h);
-    expect(await h.r.received()).toHaveLength(1);
+    for (const { h } of lost) {
+      await settle(h);
+      expect(await h.r.received()).toHaveLength(1);
+    }
   });
 });
 

@@ -104,9 +104,10 @@ describe("the same id in two accounts is two events", () => {
       [a, 3],
       [b, 4],
     ] as const) {
-      await env.DB.prepare(
-        "INSERT INTO events (account_id, id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
-      )
+      await h.log
+        .prepare(
+          "INSERT INTO events (account_id, id, type, timestamp, data, deliveries, created_at, handoffs) VALUES (?, ?, 'workflow.completed', ?, ?, 1, ?, ?)",
+        )
         .bind(h.accountId, lost, new Date(at).toISOString(), JSON.stringify(completed(n)), at, JSON.stringify([[h.wh.id, newId("dlv", at)]]))
         .run();
     }

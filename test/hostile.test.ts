@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, test } from "vitest";
 import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./support/api";
 import { settle } from "./support/delivery";
+import { logDbOf, logDbs } from "./support/shards";
 
 // Hostile input: random and adversarial bodies on every JSON route get a 4xx problem (never a 5xx) and change
 // nothing stored; a key of account A reaches nothing of account B on any route.
@@ -11,9 +12,9 @@ const TABLES = ["accounts", "api_keys", "webhooks", "events", "deliveries", "att
 
 /** Everything stored, as one comparable snapshot (row counts and the rows of the webhook under attack). */
 async function snapshot(webhookId: string) {
-  const counts = await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT count(*) AS n FROM ${t}`)));
+  const counts = await Promise.all(logDbs().map((db) => db.batch(TABLES.map((t) => db.prepare(`SELECT count(*) AS n FROM ${t}`)))));
   const webhook = await env.DB.prepare("SELECT * FROM webhooks WHERE id = ?").bind(webhookId).first();
-  return { counts: counts.map((r) => (r.results[0] as { n: number }).n), webhook };
+  return { counts: counts.map((rs) => rs.map((r) => (r.results[0] as { n: number }).n)), webhook };
 }
 
 const nasty = fc.oneof(
@@ -173,13 +174,14 @@ describe("secrets stay secret", () => {
     const raw = secret.slice("whsec_".length);
     await expectJson(sendEvent({ type: "workflow.completed", account_id: a.accountId, data: completed(2) }), 202);
     await settle({ stub: env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(created.id)) });
-    const dump = JSON.stringify(await env.DB.batch(TABLES.map((t) => env.DB.prepare(`SELECT * FROM ${t}`))).then((rs) => rs.map((x) => x.results)));
+    const dump = JSON.stringify(
+      await Promise.all(logDbs().map((db) => db.batch(TABLES.map((t) => db.prepare(`SELECT * FROM ${t}`))).then((rs) => rs.map((x) => x.results)))),
+    );
     expect(dump).not.toContain(raw);
     // A first attempt that succeeded is kept in the deliveries row (first_* columns), not as an attempts row: the
     // signed request is there, and the secret is not.
-    const inline = await env.DB.prepare(
-      "SELECT first_request_headers, first_request_body, first_response_headers, first_response_body FROM deliveries WHERE webhook_id = ?",
-    )
+    const inline = await (await logDbOf(a.accountId))
+      .prepare("SELECT first_request_headers, first_request_body, first_response_headers, first_response_body FROM deliveries WHERE webhook_id = ?")
       .bind(created.id)
       .first<Record<string, string | null>>();
     expect(JSON.parse(inline!.first_request_headers!)["webhook-signature"]).toMatch(/^v1,/);

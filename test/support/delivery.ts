@@ -4,14 +4,19 @@ import { expect } from "vitest";
 import worker from "../../src/index";
 import { call, completed, expectJson, newAccount, receiver, sendEvent } from "./api";
 import { idle, idleAll, testClock, wantedAlarm } from "./queue-seams";
+import { accountOn, logDbOf } from "./shards";
 
 // How the workerd tests drive a webhook's queue: through the API and its receiver, as a customer would, and through
 // time. A hand-off sends at once, as in production; `settle` waits for that work, `runDue` moves the queues' clock
 // to the alarm the queue asked for and fires it.
 
-/** A fresh account with one webhook (subscribed to every type) pointing at a scripted receiver, and its queue's stub. */
-export async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}) {
-  const { accountId, key } = await newAccount();
+/**
+ * A fresh account with one webhook (subscribed to every type) pointing at a scripted receiver, its queue's stub, and
+ * the D1 database of its log (`log`). The account's log shard is the service's choice, or `on.shard`.
+ */
+export async function hook(settings: Record<string, unknown> = {}, script: { answers?: unknown[]; otherwise?: unknown } = {}, on: { shard?: number } = {}) {
+  const { accountId, key } = on.shard === undefined ? await newAccount() : await accountOn(on.shard);
+  const log = await logDbOf(accountId);
   const r = await receiver(script);
   const wh = await expectJson(call("POST", "/v1/webhooks", { token: key, body: { url: r.url, events: ["*"], ...settings } }), 201);
   const stub = env.WEBHOOK_QUEUE.get(env.WEBHOOK_QUEUE.idFromName(wh.id));
@@ -19,6 +24,7 @@ export async function hook(settings: Record<string, unknown> = {}, script: { ans
   const h = {
     accountId,
     key,
+    log,
     r,
     wh,
     stub,
