@@ -1,6 +1,6 @@
-import { SELF } from "cloudflare:test";
 import { describe, expect, test } from "vitest";
 import { call, expectJson } from "./support/api";
+import { field, page, signIn } from "./support/dashboard";
 import { hook } from "./support/delivery";
 
 // The dashboard never shows a custom header's value, and its edit form, which can only show the masked values,
@@ -8,50 +8,6 @@ import { hook } from "./support/delivery";
 
 const TOKEN = "Bearer dash_0123456789abcdef3f9a";
 const SECRET_PART = TOKEN.slice("Bearer ".length);
-const ORIGIN = "https://webhooks.test";
-
-function page(path: string, cookie: string, init: { method?: string; form?: Record<string, string> } = {}) {
-  const headers: Record<string, string> = { cookie, origin: ORIGIN };
-  let body: string | undefined;
-  if (init.form) {
-    headers["content-type"] = "application/x-www-form-urlencoded";
-    body = new URLSearchParams(init.form).toString();
-  }
-  return SELF.fetch(`${ORIGIN}${path}`, { method: init.method ?? "GET", headers, body, redirect: "manual" });
-}
-
-async function signIn(key: string): Promise<string> {
-  const res = await SELF.fetch(`${ORIGIN}/sign-in`, {
-    method: "POST",
-    headers: { origin: ORIGIN, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ key, next: "/" }).toString(),
-    redirect: "manual",
-  });
-  expect(res.status).toBe(303);
-  // workerd has Headers.getSetCookie(); the Workers types this project builds with do not declare it.
-  return (res.headers as Headers & { getSetCookie(): string[] })
-    .getSetCookie()
-    .map((c) => c.split(";")[0])
-    .join("; ");
-}
-
-const unescapeHtml = (html: string) =>
-  html
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, "<")
-    .replace(/&gt;/g, ">")
-    .replace(/&amp;/g, "&");
-
-/** The value of the input or textarea named `name` in a rendered form. */
-function field(html: string, name: string): string {
-  const input = new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`).exec(html);
-  if (input) return unescapeHtml(input[1]);
-  const area = new RegExp(`<textarea[^>]*name="${name}"[^>]*>([^<]*)</textarea>`).exec(html);
-  if (area) return unescapeHtml(area[1]);
-  throw new Error(`no field ${name} in the page`);
-}
-
 describe("custom headers on the dashboard", () => {
   test("the edit form shows them masked, a save that leaves them alone keeps them, and no page holds the value", async () => {
     const h = await hook({ headers: { Authorization: TOKEN } });
