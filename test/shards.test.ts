@@ -42,7 +42,7 @@ describe("where an account's log lives", () => {
     for (let i = 0; i < 16; i++) accounts.push(await newAccount());
     const shards = await Promise.all(accounts.map((a) => shardOf(a.accountId)));
     expect(new Set(shards)).toEqual(new Set(SHARDS));
-    accounts.forEach((a, i) => expect(shards[i]).toBe(shardFor(a.accountId, 2)));
+    expect(shards).toEqual(accounts.map((a) => shardFor(a.accountId, 2)));
     for (const [i, a] of accounts.slice(0, 4).entries()) {
       const ev = await expectJson(sendEvent({ type: "workflow.completed", account_id: a.accountId, data: completed(i) }), 202);
       expect(await holders(a.accountId, ev.id)).toEqual([shards[i]]);
