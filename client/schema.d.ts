@@ -512,7 +512,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One event */
+        /**
+         * One event
+         * @description With `deliveries`: what became of it, one delivery per webhook it was handed to (GET /v1/deliveries?event_id= pages them).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -524,13 +527,13 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The event */
+                /** @description The event and its deliveries */
                 200: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Event"];
+                        "application/json": components["schemas"]["EventWithDeliveries"];
                     };
                 };
                 /** @description Missing or wrong token */
@@ -852,7 +855,7 @@ export interface paths {
         head?: never;
         /**
          * Change a webhook
-         * @description Changes apply from the next attempt, retries included. `active: true` re-enables a disabled webhook and releases its held deliveries.
+         * @description Changes apply from the next attempt, retries included. `active: true` re-enables a webhook that is off (inactive or disabled): with `held: "deliver"` (the default) the deliveries held for it go out first, in order; with `held: "discard"` they are cancelled.
          */
         patch: {
             parameters: {
@@ -1210,6 +1213,81 @@ export interface paths {
             requestBody?: never;
             responses: {
                 /** @description A page of deliveries */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Delivery"][];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Missing or wrong token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No such object in this account */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Validation failed; `errors` names each field */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One event's deliveries across the account's webhooks, newest first
+         * @description Debugging starts from the event: every delivery it was handed off as, to each webhook that matched (held ones of a webhook that is off included). A hand-off its queue has not logged yet shows as pending with no attempt.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description next_cursor from the previous page */
+                    cursor?: string;
+                    limit?: number;
+                    /** @description The event (as GET /v1/events lists it) */
+                    event_id: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A page of the event's deliveries */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -1618,6 +1696,23 @@ export interface components {
             };
             created_at: string;
         };
+        EventWithDeliveries: components["schemas"]["Event"] & {
+            deliveries: components["schemas"]["Delivery"][];
+        };
+        Delivery: {
+            id: string;
+            webhook_id: string;
+            event_id: string;
+            event_type: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed" | "cancelled" | "expired";
+            attempt_count: number;
+            next_attempt_at: string | null;
+            last_status_code: number | null;
+            last_error: string | null;
+            created_at: string;
+            delivered_at: string | null;
+        };
         WebhookWithSecret: components["schemas"]["Webhook"] & {
             secret?: string;
         };
@@ -1625,6 +1720,21 @@ export interface components {
         BatchSettings: {
             max_size: number;
             max_wait_ms: number;
+        } | null;
+        WebhookFailing: {
+            /** @description When the failed attempts in a row began */
+            since: string;
+            consecutive_failures: number;
+            last_status_code: number | null;
+            last_error: string | null;
+            /** @description When it is disabled unless an attempt succeeds first (null once it is off) */
+            disables_at: string | null;
+        } | null;
+        WebhookHeld: {
+            /** @description Deliveries held, sent in order on enabling it (or discarded, as chosen) */
+            count: number;
+            /** @description Held deliveries expired since it went off, the oldest first, past MAX_HELD_PER_WEBHOOK */
+            expired: number;
         } | null;
         Webhook: {
             /** @example wh_01JD3S4K2M0000000000000000 */
@@ -1675,6 +1785,8 @@ export interface components {
             public_key?: string | null;
             created_at: string;
             updated_at: string;
+            failing: components["schemas"]["WebhookFailing"];
+            held: components["schemas"]["WebhookHeld"];
         };
         WebhookCreate: {
             /** @example https://example.com/webhooks/broxiai */
@@ -1760,6 +1872,11 @@ export interface components {
             headers?: {
                 [key: string]: string | null;
             } | null;
+            /**
+             * @description With `active: true` on a webhook that is off: "deliver" (the default) sends the deliveries held for it, in order; "discard" cancels them (status `cancelled`).
+             * @enum {string}
+             */
+            held?: "deliver" | "discard";
         };
         TestResult: {
             ok: boolean;
@@ -1768,20 +1885,6 @@ export interface components {
             response_body: string | null;
             error: string | null;
             delivery_id: string;
-        };
-        Delivery: {
-            id: string;
-            webhook_id: string;
-            event_id: string;
-            event_type: string;
-            /** @enum {string} */
-            status: "pending" | "delivered" | "failed" | "cancelled" | "expired";
-            attempt_count: number;
-            next_attempt_at: string | null;
-            last_status_code: number | null;
-            last_error: string | null;
-            created_at: string;
-            delivered_at: string | null;
         };
         Attempt: {
             number: number;

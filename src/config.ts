@@ -20,6 +20,9 @@ export interface Env {
   DNS_RESOLVER_URL?: string;
   MAX_WEBHOOKS_PER_ACCOUNT?: string;
   LOG_SHARDS?: string;
+  FAILING_ALERT_AFTER?: string;
+  DEAD_LETTER_ALERT_WINDOW_S?: string;
+  MAX_HELD_PER_WEBHOOK?: string;
 }
 
 const flag = z
@@ -53,13 +56,17 @@ const ConfigSchema = z.object({
   }),
   ALLOW_PRIVATE_DESTINATIONS: flag,
   LOG_RETENTION_DAYS: z.coerce.number().int().min(1).default(30),
-  DISABLE_AFTER_FAILING_HOURS: z.coerce.number().min(1).default(120),
+  // Fractions are allowed, so an end-to-end test can disable a webhook within seconds.
+  DISABLE_AFTER_FAILING_HOURS: z.coerce.number().positive().default(120),
   SECRET_ROTATION_GRACE_HOURS: z.coerce.number().min(0).default(24),
   DASHBOARD_URL: z.union([z.literal(""), z.url({ protocol: /^https?$/ })]).default(""),
   // Cloudflare's resolver is the one Workers' own fetch() uses, so our verdict and the connection see the same answer.
   DNS_RESOLVER_URL: z.url({ protocol: /^https?$/ }).default("https://cloudflare-dns.com/dns-query"),
   MAX_WEBHOOKS_PER_ACCOUNT: z.coerce.number().int().min(1).default(100),
   LOG_SHARDS: z.coerce.number().int().min(1).default(1),
+  FAILING_ALERT_AFTER: z.coerce.number().int().min(1).default(4),
+  DEAD_LETTER_ALERT_WINDOW_S: z.coerce.number().min(0).default(3600),
+  MAX_HELD_PER_WEBHOOK: z.coerce.number().int().min(1).default(10_000),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

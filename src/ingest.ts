@@ -2,6 +2,7 @@ import type { Env } from "./config";
 import { storeBroadcasts } from "./events/broadcast";
 import { isEventType, validateEventData } from "./events/catalog";
 import type { Accepted, EventInput } from "./events/input";
+import { isOperational } from "./events/operational";
 import { HandoffPlan, type IngestResult } from "./events/plan";
 import { eventKey, eventsByKey, type Handoff, insertEventStatement } from "./events/store";
 import { BROADCAST, type EventRow, type Payload } from "./events/stored";
@@ -17,9 +18,16 @@ function invalidEvent(errors: FieldError[]): IngestResult {
 }
 
 /** Checks an event against the catalog; null when it may be stored. */
-function eventProblem(input: EventInput): IngestResult | null {
+function eventProblem(input: EventInput, operational: boolean): IngestResult | null {
   if (!isEventType(input.type) || input.type === TEST_EVENT_TYPE) {
     return invalidEvent([{ path: "type", message: `unknown event type "${input.type}"; see GET /v1/event-types` }]);
+  }
+  // The operational types are the service's own word about a webhook: the platform cannot send one (it could name
+  // any webhook in the data and pass for an alert).
+  if (isOperational(input.type) !== operational) {
+    return invalidEvent([
+      { path: "type", message: `"${input.type}" is emitted by BroxiAI Webhooks itself about an account's webhooks; it cannot be ingested` },
+    ]);
   }
   const checked = validateEventData(input.type, input.data);
   if (!checked.ok) return invalidEvent(checked.issues);
@@ -32,13 +40,15 @@ function eventProblem(input: EventInput): IngestResult | null {
 /**
  * Validate → match → store → hand off. An event is stored listing the deliveries it hands off (their rows are their
  * queues' to write), then handed to each matching webhook's queue; the answer comes once every hand-off is durable.
- * An id is an event's within its account only: the same id in another account is another event.
+ * An id is an event's within its account only: the same id in another account is another event. `operational` is for
+ * the webhooks' queues alone: the events they emit about their own webhook (src/delivery/alerts.ts), which the
+ * platform may not send.
  */
-export async function ingest(env: Env, inputs: EventInput[], now = Date.now()): Promise<IngestResult[]> {
+export async function ingest(env: Env, inputs: EventInput[], now = Date.now(), opts: { operational?: boolean } = {}): Promise<IngestResult[]> {
   const plan = new HandoffPlan(inputs.length);
   const accepted: Accepted[] = [];
   inputs.forEach((input, index) => {
-    const problem = eventProblem(input);
+    const problem = eventProblem(input, opts.operational === true);
     if (problem) plan.answer(index, problem);
     else accepted.push({ index, input, id: input.id ?? newId("evt", now), scope: input.account_id ?? BROADCAST });
   });

@@ -70,13 +70,14 @@ describe("ingest counts the matching webhooks", () => {
     ["filter that matches", [{ events: ["*"], filter: { "data.duration_ms": { $gt: 1000 } } }], "workflow.completed", completed(1), 1],
     ["filter that does not match", [{ events: ["*"], filter: { "data.duration_ms": { $gt: 60_000 } } }], "workflow.completed", completed(1), 0],
     ["filter on a missing field", [{ events: ["*"], filter: { "data.missing": { $exists: true } } }], "workflow.completed", completed(1), 0],
-    ["inactive webhook", [{ events: ["*"], active: false }], "workflow.completed", completed(1), 0],
+    // Held for it until it is enabled again (README, "Held deliveries").
+    ["inactive webhook", [{ events: ["*"], active: false }], "workflow.completed", completed(1), 1],
     [
       "several webhooks, some matching",
       [{ events: ["workflow.completed"] }, { events: ["workflow.*"] }, { events: ["*"] }, { events: ["component.*"] }, { events: ["*"], active: false }],
       "workflow.completed",
       completed(1),
-      3,
+      4,
     ],
     ["no webhooks", [], "workflow.completed", completed(1), 0],
   ];
@@ -90,7 +91,8 @@ describe("ingest counts the matching webhooks", () => {
     expect(rows).toHaveLength(expected);
     for (const row of rows) {
       expect(ids).toContain(row.webhook_id);
-      expect(row).toMatchObject({ account_id: accountId, status: "delivered" });
+      const off = hooks[ids.indexOf(row.webhook_id)].active === false;
+      expect(row).toMatchObject({ account_id: accountId, status: off ? "pending" : "delivered" });
     }
   });
 
@@ -259,6 +261,7 @@ describe("data is stored as sent", () => {
       account_id: accountId,
       data,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+      deliveries: [],
     });
   });
 });
@@ -285,7 +288,8 @@ describe("system.maintenance", () => {
     expect(byWebhook.get(wa2.id)).toBe(a.accountId);
     expect(byWebhook.get(wb.id)).toBe(b.accountId);
     expect(byWebhook.has(wc.id)).toBe(false);
-    expect(byWebhook.has(wcOff.id)).toBe(false);
+    // An inactive webhook's copy is held for it.
+    expect(byWebhook.get(wcOff.id)).toBe(c.accountId);
 
     for (const [wh, r, accountId] of [
       [wa, ra, a.accountId],
@@ -542,12 +546,13 @@ describe("the event log", () => {
   });
 });
 
-const SPEC_TYPES = [...SPEC_EVENT_TYPES, "webhook.test"];
+const OPERATIONAL = ["webhook.failing", "webhook.disabled", "webhook.recovered", "delivery.exhausted"];
+const SPEC_TYPES = [...SPEC_EVENT_TYPES, "webhook.test", ...OPERATIONAL];
 
 describe("public documents", () => {
   test("GET /v1/event-types lists every type with a JSON Schema, no token needed", async () => {
     const catalog = await expectJson(call("GET", "/v1/event-types"), 200);
-    // SPEC's table lists fifteen platform types; with webhook.test that is sixteen entries.
+    // SPEC's table lists fifteen platform types; then webhook.test and the four operational types.
     const types = catalog.data.map((t: { type: string }) => t.type);
     expect([...types].sort()).toEqual([...SPEC_TYPES].sort());
     for (const entry of catalog.data) {
@@ -560,7 +565,13 @@ describe("public documents", () => {
       });
       expect(entry.description.length).toBeGreaterThan(10);
       expect(entry.schema.type).toBe("object");
-      const category = /^(api|system)\./.test(entry.type) ? "system" : entry.type === "webhook.test" ? "test" : entry.type.split(".")[0];
+      const category = /^(api|system)\./.test(entry.type)
+        ? "system"
+        : entry.type === "webhook.test"
+          ? "test"
+          : OPERATIONAL.includes(entry.type)
+            ? "operational"
+            : entry.type.split(".")[0];
       expect(entry.category).toBe(category);
     }
     const wc = catalog.data.find((t: { type: string }) => t.type === "workflow.completed");
@@ -572,7 +583,9 @@ describe("public documents", () => {
     const { accountId } = await newAccount();
     const catalog = await expectJson(call("GET", "/v1/event-types"), 200);
     for (const entry of catalog.data.filter((t: { type: string }) => t.type !== "webhook.test")) {
-      await expectJson(sendEvent({ type: entry.type, account_id: accountId, data: entry.example }), 202);
+      // The operational types are the service's own: the platform cannot send one.
+      if (OPERATIONAL.includes(entry.type)) await expectProblem(sendEvent({ type: entry.type, account_id: accountId, data: entry.example }), 422);
+      else await expectJson(sendEvent({ type: entry.type, account_id: accountId, data: entry.example }), 202);
     }
   });
 

@@ -78,6 +78,8 @@ const WEBHOOK_KEYS = [
   "signing",
   "created_at",
   "updated_at",
+  "failing",
+  "held",
 ].sort();
 
 describe("create", () => {
@@ -108,6 +110,8 @@ describe("create", () => {
       secret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]+=*$/),
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       updated_at: wh.created_at,
+      failing: null,
+      held: null,
     });
     expect(unb64(wh.secret.slice(6)).length).toBeGreaterThanOrEqual(24);
 

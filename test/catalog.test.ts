@@ -18,10 +18,14 @@ const expectedCategories: [string, string][] = [
   ["api.quota.exceeded", "system"],
   ["system.maintenance", "system"],
   ["webhook.test", "test"],
+  ["webhook.failing", "operational"],
+  ["webhook.disabled", "operational"],
+  ["webhook.recovered", "operational"],
+  ["delivery.exhausted", "operational"],
 ];
 
 describe("catalog", () => {
-  test("lists the sixteen SPEC types and webhook.test, in SPEC order", () => {
+  test("lists the SPEC's platform types, webhook.test and the operational types, in SPEC order", () => {
     expect(EVENT_TYPES).toEqual(expectedCategories.map(([type]) => type));
     expect([...catalog.keys()]).toEqual(EVENT_TYPES);
   });

@@ -327,6 +327,7 @@ describe("every statement on events, deliveries and attempts finds its rows thro
     const events = await expectJson(app("GET", "/v1/events?limit=1&type=workflow.completed", h.key), 200);
     await expectJson(app("GET", `/v1/events?cursor=${encodeURIComponent(events.next_cursor)}`, h.key), 200);
     await expectJson(app("GET", `/v1/events/${e2.id}`, h.key), 200);
+    await expectJson(app("GET", `/v1/deliveries?event_id=${e2.id}`, h.key), 200);
     // Ingest, a repeated ingest (its pending deliveries re-handed), a broadcast.
     await expectJson(app("POST", "/v1/events", env.PLATFORM_TOKEN, { type: "workflow.completed", account_id: h.accountId, data: completed(9) }), 202);
     await expectJson(

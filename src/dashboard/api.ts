@@ -56,6 +56,16 @@ export interface WebhookView {
   public_key?: string | null;
   created_at: string;
   updated_at: string;
+  /** From the webhook's queue: since when and how its attempts fail, or null. */
+  failing?: {
+    since: string;
+    consecutive_failures: number;
+    last_status_code: number | null;
+    last_error: string | null;
+    disables_at: string | null;
+  } | null;
+  /** While it is off: what it holds for when it is enabled again; null while it is active. */
+  held?: { count: number; expired: number } | null;
   secret?: string;
 }
 

@@ -1,163 +1,18 @@
 import { catalog, EVENT_TYPES, type EventCategory } from "../events/catalog";
+import { describedBy, Errors, EventCheck, Field, idOf, LABELS, Select, TextArea } from "./form-fields";
 import { CsrfField } from "./layout";
 import type { FormErrors, FormValues } from "./webhook-form";
 
 /** The event-type groups of the form, from the catalog: each type, and a wildcard per leading name in the group. */
-export const EVENT_GROUPS = (["workflow", "component", "user", "system"] as const satisfies readonly EventCategory[]).map((category) => {
+export const EVENT_GROUPS = (["workflow", "component", "user", "system", "operational"] as const satisfies readonly EventCategory[]).map((category) => {
   const types = EVENT_TYPES.filter((t) => catalog.get(t)?.category === category);
   const wildcards = [...new Set(types.map((t) => `${t.split(".")[0]}.*`))];
-  return { category, title: category[0].toUpperCase() + category.slice(1), types, wildcards };
+  const title = category === "operational" ? "Operational (about your webhooks)" : category[0].toUpperCase() + category.slice(1);
+  return { category, title, types, wildcards };
 });
 
 /** Every value the event checkboxes offer; a webhook's other patterns go in the free-text field. */
 export const OFFERED_EVENTS: readonly string[] = ["*", ...EVENT_GROUPS.flatMap((g) => [...g.wildcards, ...g.types])];
-
-const LABELS: Record<string, string> = {
-  url: "Endpoint URL",
-  events: "Events",
-  events_other: "Other event patterns",
-  description: "Description",
-  ordering: "Ordering",
-  ordering_key: "Ordering key",
-  "retry.max_attempts": "Maximum attempts",
-  "retry.base_delay_ms": "First retry delay (ms)",
-  "retry.multiplier": "Backoff multiplier",
-  "retry.max_delay_ms": "Longest retry delay (ms)",
-  timeout_ms: "Timeout (ms)",
-  rate_limit_per_s: "Rate limit (requests per second)",
-  "batch.max_size": "Batch size",
-  "batch.max_wait_ms": "Batch wait (ms)",
-  ttl_s: "Time to live (s)",
-  filter: "Payload filter (JSON)",
-  format: "Format",
-  redact: "Redacted paths",
-  headers: "Custom headers",
-  headers_shown: "Custom headers",
-  signing: "Signing",
-};
-
-const idOf = (name: string) => `f-${name.replace(/\./g, "-")}`;
-
-function Errors(props: { name: string; errors: FormErrors }) {
-  const list = props.errors[props.name];
-  if (!list?.length) return null;
-  return (
-    <p class="field-error" id={`${idOf(props.name)}-error`}>
-      {list.map((m, i) =>
-        i === 0 ? (
-          <span>{m}</span>
-        ) : (
-          <span>
-            <br />
-            {m}
-          </span>
-        ),
-      )}
-    </p>
-  );
-}
-
-function describedBy(name: string, errors: FormErrors, hint?: unknown): string | undefined {
-  const ids = [hint ? `${idOf(name)}-hint` : "", errors[name]?.length ? `${idOf(name)}-error` : ""].filter(Boolean);
-  return ids.length ? ids.join(" ") : undefined;
-}
-
-// Hints sit outside the label and are linked by aria-describedby, so a screen reader says the name, then the hint, once each.
-function Hint(props: { id: string; hint?: string }) {
-  return props.hint ? (
-    <span class="hint" id={`${props.id}-hint`}>
-      {props.hint}
-    </span>
-  ) : null;
-}
-
-type FieldProps = {
-  name: Exclude<keyof FormValues, "events">;
-  values: FormValues;
-  errors: FormErrors;
-  hint?: string;
-  type?: "text" | "url" | "number";
-  placeholder?: string;
-  required?: boolean;
-  step?: string;
-  inputmode?: "numeric" | "decimal" | "url" | "text";
-};
-
-function Field(p: FieldProps) {
-  const id = idOf(p.name);
-  const invalid = Boolean(p.errors[p.name]?.length);
-  return (
-    <div class="field">
-      <label for={id}>{LABELS[p.name]}</label>
-      <Hint id={id} hint={p.hint} />
-      <input
-        id={id}
-        name={p.name}
-        type={p.type ?? "text"}
-        value={p.values[p.name]}
-        placeholder={p.placeholder}
-        required={p.required}
-        step={p.step}
-        inputmode={p.inputmode}
-        aria-invalid={invalid ? "true" : undefined}
-        aria-describedby={describedBy(p.name, p.errors, p.hint)}
-      />
-      <Errors name={p.name} errors={p.errors} />
-    </div>
-  );
-}
-
-function TextArea(p: FieldProps & { rows?: number }) {
-  const id = idOf(p.name);
-  return (
-    <div class="field">
-      <label for={id}>{LABELS[p.name]}</label>
-      <Hint id={id} hint={p.hint} />
-      <textarea
-        id={id}
-        name={p.name}
-        rows={p.rows ?? 3}
-        placeholder={p.placeholder}
-        spellcheck={false}
-        aria-invalid={p.errors[p.name]?.length ? "true" : undefined}
-        aria-describedby={describedBy(p.name, p.errors, p.hint)}
-      >
-        {p.values[p.name]}
-      </textarea>
-      <Errors name={p.name} errors={p.errors} />
-    </div>
-  );
-}
-
-function Select(p: FieldProps & { options: [value: string, label: string][] }) {
-  const id = idOf(p.name);
-  return (
-    <div class="field">
-      <label for={id}>{LABELS[p.name]}</label>
-      <Hint id={id} hint={p.hint} />
-      <select id={id} name={p.name} aria-invalid={p.errors[p.name]?.length ? "true" : undefined} aria-describedby={describedBy(p.name, p.errors, p.hint)}>
-        {p.options.map(([value, label]) => (
-          <option value={value} selected={p.values[p.name] === value}>
-            {label}
-          </option>
-        ))}
-      </select>
-      <Errors name={p.name} errors={p.errors} />
-    </div>
-  );
-}
-
-function EventCheck(props: { value: string; checked: boolean; description?: string }) {
-  return (
-    <label>
-      <input type="checkbox" name="events" value={props.value} checked={props.checked} />
-      <span>
-        <code>{props.value}</code>
-        {props.description ? <span class="hint">{props.description}</span> : null}
-      </span>
-    </label>
-  );
-}
 
 /** Which signing scheme to choose, in a sentence or two each (issue 9: the dashboard explains when to choose which). */
 export function SigningAdvice() {
@@ -218,7 +73,7 @@ export function WebhookForm(props: { mode: "create" | "edit"; action: string; va
         </p>
         <Errors name="events" errors={e} />
         <div class="checks">
-          <EventCheck value="*" checked={v.events.includes("*")} description="Every event type, now and in future" />
+          <EventCheck value="*" checked={v.events.includes("*")} description="Every platform event type, now and in future (not the operational ones)" />
         </div>
         {EVENT_GROUPS.map((g) => (
           <fieldset>

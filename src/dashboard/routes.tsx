@@ -1,73 +1,13 @@
-import { type Context, Hono } from "hono";
-import { config, type Env } from "../config";
-import {
-  type Api,
-  ApiError,
-  type ApiFetch,
-  type AttemptView,
-  apiClient,
-  type DeliveryView,
-  type Page,
-  type StatsView,
-  type TestView,
-  type WebhookView,
-} from "./api";
-import { hourlyBuckets } from "./chart-data";
-import { OFFERED_EVENTS } from "./form";
-import {
-  DeliveryPage,
-  ErrorPage,
-  type LogQuery,
-  type Notice,
-  type PageCtx,
-  SecretPage,
-  SignInPage,
-  WebhookFormPage,
-  WebhookListPage,
-  WebhookPage,
-} from "./pages";
-import { endSession, fromOurOrigin, hasCsrfToken, readSession, type Session, startSession } from "./session";
-import { emptyValues, type FormErrors, placeErrors, toRequestBody, valuesFromForm, valuesFromWebhook } from "./webhook-form";
+import { Hono } from "hono";
+import { config } from "../config";
+import { ApiError, type ApiFetch, apiClient, type DeliveryView, type Page, type StatsView, type WebhookView } from "./api";
+import { deliveryRoutes } from "./delivery-routes";
+import { type DashEnv, enc, noticeOf, render, routeKit } from "./kit";
+import { attentionRank, ErrorPage, SignInPage, WebhookListPage } from "./pages";
+import { endSession, fromOurOrigin, readSession, startSession } from "./session";
+import { webhookRoutes } from "./webhook-routes";
 
-type DashEnv = { Bindings: Env };
-type Ctx = Context<DashEnv>;
-type Form = Record<string, unknown>;
-
-const STATUSES = new Set(["pending", "delivered", "failed", "cancelled", "expired"]);
-/** Deliveries read for the 24-hour charts, at most (the stats route counts all of them for the totals). */
-const CHART_LIMIT = 1000;
 const WEBHOOKS_PER_PAGE = 20;
-const LOG_PAGE = 25;
-
-const enc = encodeURIComponent;
-
-// Outcomes of actions travel back through the redirect as fixed codes, never as text from the query string, so a
-// crafted link cannot make the dashboard display words of someone else's choosing.
-const NOTICES: Record<string, (n: string | undefined) => Notice> = {
-  saved: () => ({ kind: "ok", text: "Changes saved. They apply from the next attempt, retries included." }),
-  activated: () => ({ kind: "ok", text: "The webhook is active. Held deliveries resume." }),
-  deactivated: () => ({ kind: "ok", text: "The webhook is inactive. New deliveries are held, not dropped, until it is activated again." }),
-  deleted: () => ({ kind: "ok", text: "The webhook was deleted and its pending deliveries cancelled." }),
-  retried: () => ({ kind: "ok", text: "The delivery was queued again and is being sent now. Reload to see the new attempt." }),
-  replayed: (n) => ({
-    kind: "ok",
-    text: `${Number(n) || 0} failed ${Number(n) === 1 ? "delivery was" : "deliveries were"} queued again. Reload the log to follow them.`,
-  }),
-  signed_out: () => ({ kind: "info", text: "You are signed out." }),
-  expired: () => ({ kind: "info", text: "Your session ended (it expired, or the key was revoked). Sign in again." }),
-};
-
-function noticeOf(c: Ctx): Notice {
-  const code = c.req.query("done");
-  return code && NOTICES[code] ? NOTICES[code](c.req.query("n")) : null;
-}
-
-async function render(c: Ctx, node: { toString(): string | Promise<string> }, status: 200 | 403 | 404 | 409 | 422 | 500 | 503 = 200): Promise<Response> {
-  // Pages hold account data and, once, signing secrets: no cache, shared or private, may keep them.
-  c.header("cache-control", "no-store");
-  // A JSX tree renders to a string, or to a promise of one when a component is async.
-  return c.html(`<!doctype html>${await node.toString()}`, status);
-}
 
 const HERE = "https://dashboard.invalid";
 
@@ -93,37 +33,8 @@ function safeNext(next: unknown): string {
 export function dashboardRoutes(fetchApi: ApiFetch) {
   const app = new Hono<DashEnv>();
 
-  const pageCtx = (s: Session): PageCtx => ({ csrf: s.csrf, now: Date.now() });
-  const client = (c: Ctx, s: Session) => apiClient(c, fetchApi, s.key);
-
-  /** A page that needs a signed-in person; others go to sign in and come back. */
-  const view = (h: (c: Ctx, s: Session, api: Api) => Promise<Response>) => async (c: Ctx) => {
-    const s = await readSession(c);
-    if (!s) {
-      const url = new URL(c.req.url);
-      return render(c, <SignInPage next={url.pathname + url.search} />);
-    }
-    return h(c, s, client(c, s));
-  };
-
-  /** A form post that changes something: our origin, a live session and its CSRF token, or nothing happens. */
-  const action = (h: (c: Ctx, s: Session, api: Api, form: Form) => Promise<Response>) => async (c: Ctx) => {
-    if (!(await fromOurOrigin(c))) return forbidden(c);
-    const s = await readSession(c);
-    if (!s) return c.redirect("/?done=expired", 303);
-    const form = await c.req.parseBody({ all: true });
-    if (!(await hasCsrfToken(s, form._csrf))) return forbidden(c);
-    return h(c, s, client(c, s), form);
-  };
-
-  const forbidden = (c: Ctx) =>
-    render(
-      c,
-      <ErrorPage title="This form could not be accepted">
-        It did not come from a page of this dashboard, or the page was open across a sign-in. Go back, reload the page and try again.
-      </ErrorPage>,
-      403,
-    );
+  const kit = routeKit(fetchApi);
+  const { pageCtx, client, forbidden } = kit;
 
   app.get("/", async (c) => {
     const s = await readSession(c);
@@ -144,7 +55,21 @@ export function dashboardRoutes(fetchApi: ApiFetch) {
         return { webhook, stats, last };
       }),
     );
-    return render(c, <WebhookListPage ctx={pageCtx(s)} items={items} nextCursor={page.next_cursor} paged={Boolean(cursor)} notice={noticeOf(c)} />);
+    // Failing ones first (the disabled, then those failing, then the inactive), each group in the API's order.
+    const failingAfter = config(c.env).FAILING_ALERT_AFTER;
+    const ranked = items.map((item, i) => ({ item, i, rank: attentionRank(item.webhook, failingAfter) }));
+    ranked.sort((a, b) => a.rank - b.rank || a.i - b.i);
+    return render(
+      c,
+      <WebhookListPage
+        ctx={pageCtx(s)}
+        items={ranked.map((r) => r.item)}
+        failingAfter={failingAfter}
+        nextCursor={page.next_cursor}
+        paged={Boolean(cursor)}
+        notice={noticeOf(c)}
+      />,
+    );
   });
 
   app.post("/sign-in", async (c) => {
@@ -171,186 +96,8 @@ export function dashboardRoutes(fetchApi: ApiFetch) {
     return c.redirect("/?done=signed_out", 303);
   });
 
-  app.get(
-    "/webhooks/new",
-    view(async (c, s) => render(c, <WebhookFormPage ctx={pageCtx(s)} mode="create" values={emptyValues()} errors={{}} />)),
-  );
-
-  app.post(
-    "/webhooks/new",
-    action(async (c, s, api, form) => {
-      const values = valuesFromForm(form);
-      const { body, errors } = toRequestBody(values, "create");
-      const again = (errs: FormErrors) => render(c, <WebhookFormPage ctx={pageCtx(s)} mode="create" values={values} errors={errs} />, 422);
-      if (Object.keys(errors).length > 0) return again(errors);
-      let created: WebhookView;
-      try {
-        created = await api.send<WebhookView>("POST", "/v1/webhooks", body);
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 422) return again(fieldErrors(err));
-        throw err;
-      }
-      return render(c, <SecretPage ctx={pageCtx(s)} webhook={created} rotated={false} graceHours={config(c.env).SECRET_ROTATION_GRACE_HOURS} />);
-    }),
-  );
-
-  app.get(
-    "/webhooks/:id",
-    view(async (c, s, api) => webhookPage(c, s, api, idParam(c), noticeOf(c))),
-  );
-
-  /** The webhook page, for a GET or to show what went wrong with an action on it. */
-  async function webhookPage(c: Ctx, s: Session, api: Api, id: string, notice: Notice, status: 200 | 409 | 422 = 200): Promise<Response> {
-    const now = Date.now();
-    const status_ = c.req.query("status");
-    const query: LogQuery = {
-      status: status_ && STATUSES.has(status_) ? status_ : undefined,
-      event_type: c.req.query("event_type") || undefined,
-      cursor: c.req.query("cursor") || undefined,
-    };
-    const logParams = new URLSearchParams({ limit: String(LOG_PAGE) });
-    for (const [k, v] of Object.entries(query)) if (v) logParams.set(k, v);
-    const base = `/v1/webhooks/${enc(id)}`;
-    const testId = c.req.query("test");
-    const [webhook, stats, log, recent, test] = await Promise.all([
-      api.get<WebhookView>(base),
-      api.get<StatsView>(`${base}/stats?window=24h`),
-      api.get<Page<DeliveryView>>(`${base}/deliveries?${logParams}`),
-      recentDeliveries(api, base, now),
-      testId ? api.get<DeliveryView & { attempts: AttemptView[] }>(`/v1/deliveries/${enc(testId)}`).catch(() => null) : null,
-    ]);
-    return render(
-      c,
-      <WebhookPage
-        ctx={{ csrf: s.csrf, now }}
-        webhook={webhook}
-        stats={stats}
-        buckets={hourlyBuckets(recent.data, now)}
-        truncatedAt={recent.truncated ? recent.data.length : null}
-        log={log}
-        query={query}
-        test={test}
-        notice={notice}
-        graceHours={config(c.env).SECRET_ROTATION_GRACE_HOURS}
-      />,
-      status,
-    );
-  }
-
-  app.get(
-    "/webhooks/:id/edit",
-    view(async (c, s, api) => {
-      const webhook = await api.get<WebhookView>(`/v1/webhooks/${enc(idParam(c))}`);
-      return render(c, <WebhookFormPage ctx={pageCtx(s)} mode="edit" webhook={webhook} values={valuesFromWebhook(webhook, OFFERED_EVENTS)} errors={{}} />);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/edit",
-    action(async (c, s, api, form) => {
-      const path = `/v1/webhooks/${enc(idParam(c))}`;
-      const webhook = await api.get<WebhookView>(path);
-      const values = valuesFromForm(form);
-      const { body, errors } = toRequestBody(values, "edit");
-      const again = (errs: FormErrors) => render(c, <WebhookFormPage ctx={pageCtx(s)} mode="edit" webhook={webhook} values={values} errors={errs} />, 422);
-      if (Object.keys(errors).length > 0) return again(errors);
-      try {
-        await api.send("PATCH", path, body);
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 422) return again(fieldErrors(err));
-        throw err;
-      }
-      return c.redirect(`/webhooks/${enc(webhook.id)}?done=saved`, 303);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/active",
-    action(async (c, _s, api, form) => {
-      const id = idParam(c);
-      const active = form.active === "true";
-      await api.send("PATCH", `/v1/webhooks/${enc(id)}`, { active });
-      return c.redirect(`/webhooks/${enc(id)}?done=${active ? "activated" : "deactivated"}`, 303);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/rotate",
-    action(async (c, s, api, form) => {
-      const signing = form.signing === "hmac" || form.signing === "ed25519" ? form.signing : undefined;
-      const rotated = await api.send<WebhookView>("POST", `/v1/webhooks/${enc(idParam(c))}/rotate-secret`, signing ? { signing } : {});
-      return render(c, <SecretPage ctx={pageCtx(s)} webhook={rotated} rotated={true} graceHours={config(c.env).SECRET_ROTATION_GRACE_HOURS} />);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/test",
-    action(async (c, s, api, form) => {
-      const id = idParam(c);
-      const type = typeof form.type === "string" && form.type ? form.type : "webhook.test";
-      let result: TestView;
-      try {
-        result = await api.send<TestView>("POST", `/v1/webhooks/${enc(id)}/test`, { type });
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 422) return webhookPage(c, s, api, id, { kind: "error", text: err.detail }, 422);
-        throw err;
-      }
-      // Redirect (so a reload does not send another) to the page, which shows the logged request and response.
-      return c.redirect(`/webhooks/${enc(id)}?test=${enc(result.delivery_id)}#test-result-title`, 303);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/replay",
-    action(async (c, s, api, form) => {
-      const id = idParam(c);
-      const hours = Math.min(720, Math.max(1, Number(form.since) || 24));
-      let replayed: number;
-      try {
-        ({ replayed } = await api.send<{ replayed: number }>("POST", `/v1/webhooks/${enc(id)}/replay`, {
-          since: new Date(Date.now() - hours * 3_600_000).toISOString(),
-        }));
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 422) return webhookPage(c, s, api, id, { kind: "error", text: err.detail }, 422);
-        throw err;
-      }
-      return c.redirect(`/webhooks/${enc(id)}?done=replayed&n=${replayed}#deliveries`, 303);
-    }),
-  );
-
-  app.post(
-    "/webhooks/:id/delete",
-    action(async (c, _s, api) => {
-      await api.send("DELETE", `/v1/webhooks/${enc(idParam(c))}`);
-      return c.redirect("/?done=deleted", 303);
-    }),
-  );
-
-  /** The delivery page, for a GET or to show why a retry was refused. */
-  async function deliveryPage(c: Ctx, s: Session, api: Api, id: string, notice: Notice, status: 200 | 409 = 200): Promise<Response> {
-    const delivery = await api.get<DeliveryView & { attempts: AttemptView[] }>(`/v1/deliveries/${enc(id)}`);
-    const webhook = await api.get<WebhookView>(`/v1/webhooks/${enc(delivery.webhook_id)}`).catch(() => null);
-    return render(c, <DeliveryPage ctx={pageCtx(s)} delivery={delivery} webhook={webhook} notice={notice} />, status);
-  }
-
-  app.get(
-    "/deliveries/:id",
-    view(async (c, s, api) => deliveryPage(c, s, api, idParam(c), noticeOf(c))),
-  );
-
-  app.post(
-    "/deliveries/:id/retry",
-    action(async (c, s, api) => {
-      const id = idParam(c);
-      try {
-        await api.send("POST", `/v1/deliveries/${enc(id)}/retry`);
-      } catch (err) {
-        if (err instanceof ApiError && err.status === 409) return deliveryPage(c, s, api, id, { kind: "error", text: err.detail }, 409);
-        throw err;
-      }
-      return c.redirect(`/deliveries/${enc(id)}?done=retried`, 303);
-    }),
-  );
+  webhookRoutes(app, kit);
+  deliveryRoutes(app, kit);
 
   app.onError(async (err, c) => {
     if (err instanceof ApiError) {
@@ -372,29 +119,4 @@ export function dashboardRoutes(fetchApi: ApiFetch) {
   });
 
   return app;
-}
-
-/** The :id of the route (the wrappers above hide the path's type from Hono, so it cannot vouch for it). */
-function idParam(c: Ctx): string {
-  return c.req.param("id") ?? "";
-}
-
-/** The API's 422 as form errors; a problem without field errors still shows its detail. */
-function fieldErrors(err: ApiError): FormErrors {
-  return err.errors.length > 0 ? placeErrors(err.errors) : { "": [err.detail] };
-}
-
-/** The deliveries created in the last 24 hours, newest first, up to CHART_LIMIT. */
-async function recentDeliveries(api: Api, base: string, now: number): Promise<{ data: DeliveryView[]; truncated: boolean }> {
-  const since = now - 86_400_000;
-  const data: DeliveryView[] = [];
-  let cursor: string | null = null;
-  while (data.length < CHART_LIMIT) {
-    const page: Page<DeliveryView> = await api.get(`${base}/deliveries?limit=200${cursor ? `&cursor=${enc(cursor)}` : ""}`);
-    const fresh = page.data.filter((d) => Date.parse(d.created_at) >= since);
-    data.push(...fresh);
-    if (!page.next_cursor || fresh.length < page.data.length) return { data, truncated: false };
-    cursor = page.next_cursor;
-  }
-  return { data, truncated: true };
 }

@@ -1,8 +1,11 @@
 import { sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/types";
+import type { Alerts } from "./alerts";
 import type { Health } from "./health";
+import type { Held } from "./held";
 import type { Journal } from "./journal";
 import type { Unit } from "./lines";
+import type { AttemptLog } from "./log";
 import { attemptLog, type Judgement, judge } from "./outcome";
 import type { Pacing } from "./pacing";
 import type { Requests } from "./request";
@@ -18,6 +21,8 @@ export interface Parts {
   pacing: Pacing;
   requests: Requests;
   health: Health;
+  alerts: Alerts;
+  held: Held;
   /** The webhook's settings as this queue last heard them, or null before the first. */
   config(): QueueConfig | null;
   /** Stores settings the queue changed itself (a disable). */
@@ -43,22 +48,24 @@ export async function deliver(p: Parts, cfg: QueueConfig, unit: Unit): Promise<v
     sent = { result: { error: message }, startedAt: p.seams.now(), durationMs: 0, responseHeaders: null, responseBody: null };
   }
   const now = p.seams.now();
+  const attempt = attemptLog(sent, number, headers, body);
   const judged = judge({
     cfg,
     rows: unit.rows,
     sent,
-    attempt: attemptLog(sent, number, headers, body),
+    attempt,
     now,
     failingSince: p.health.failingSince,
     disableAfterMs: p.seams.settings.disableAfterFailingMs,
     random: p.seams.random,
   });
-  apply(p, cfg, unit, judged, now);
+  apply(p, cfg, unit, judged, attempt, now);
 }
 
-/** Applies a judgement in one synchronous stretch, so the state change and its log are committed together. */
-function apply(p: Parts, cfg: QueueConfig, unit: Unit, j: Judgement, now: number): void {
-  p.health.failingSince = j.failingSince;
+/** Applies a judgement in one synchronous stretch, so the state change, its log and the alerts it owes are committed together. */
+function apply(p: Parts, cfg: QueueConfig, unit: Unit, j: Judgement, attempt: AttemptLog, now: number): void {
+  // ops: the health (failing clock and count) and the alerts they owe (src/delivery/alerts.ts).
+  p.alerts.afterAttempt(cfg, unit.rows, j, attempt, () => p.store.owed().count, now);
   if (j.pauseUntil !== null) p.pacing.pause(j.pauseUntil);
   const { rows } = unit;
   switch (j.outcome.kind) {
@@ -79,6 +86,8 @@ function apply(p: Parts, cfg: QueueConfig, unit: Unit, j: Judgement, now: number
       p.store.retry(rows, now, unit.batchId);
       p.saveConfig({ ...cfg, active: false });
       p.journal.record(j.statements);
+      // ops: from now on they are held, within the retention and the bound.
+      p.held.wentOff(cfg, now);
       break;
   }
   p.journal.logged(rows);

@@ -53,12 +53,36 @@ export interface QueueStatus {
   failing_since: number | null;
 }
 
+/** What a person chose for the deliveries held while a webhook was off, on enabling it again. */
+export type HeldChoice = "deliver" | "discard";
+
+/** The webhook's health as its queue sees it: the API's `failing` and `held` come from here. */
+export interface QueueHealth {
+  /** Since when every attempt has failed (ms), or null. */
+  failing_since: number | null;
+  /** Failed attempts in a row, across its deliveries. */
+  consecutive_failures: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  /** Deliveries held while the webhook is off, or null while it is on. */
+  held: number | null;
+  /** Held deliveries expired past MAX_HELD_PER_WEBHOOK since it went off. */
+  held_expired: number;
+}
+
 /** The queue's RPC methods, as the Durable Object implements them. */
 export interface QueueRpc extends Rpc.DurableObjectBranded {
   /** Stores the webhook's settings (newer wins) and applies what changed: held deliveries resume, deletes cancel. */
   configure(cfg: QueueConfig): Promise<void>;
   /** Accepts deliveries, durably, idempotent on delivery id; an idle queue starts sending them at once. */
   enqueue(cfg: QueueConfig, items: QueueItem[]): Promise<{ accepted: number }>;
+  /**
+   * Before a webhook that is off is enabled again: "discard" cancels every delivery it held (deliver needs nothing,
+   * the enabling configure sends them in order). Answers how many were cancelled.
+   */
+  releaseHeld(cfg: QueueConfig, choice: HeldChoice): Promise<{ discarded: number }>;
+  /** The webhook's health and what it holds. Reading it changes nothing. */
+  health(): Promise<QueueHealth>;
   /** Redelivers now: a waiting delivery skips its backoff, a finished one goes out again under its first number. */
   redeliver(cfg: QueueConfig, items: QueueItem[]): Promise<{ requeued: number }>;
   /**

@@ -2,9 +2,11 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../config";
 import { sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/types";
+import { Alerts } from "./alerts";
 import type { Parts } from "./attempt";
-import type { QueueItem, QueueRpc, QueueStatus, TestResult } from "./contract";
+import type { HeldChoice, QueueHealth, QueueItem, QueueRpc, QueueStatus, TestResult } from "./contract";
 import { Health } from "./health";
+import { Held } from "./held";
 import { Journal } from "./journal";
 import { logStatements } from "./log";
 import { readMeta, writeMeta } from "./meta";
@@ -41,13 +43,17 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     this.#cfg = readMeta<QueueConfig>(seams.sql, "config");
     // The log goes to the webhook's log shard, which its configuration names (shard 0, the main database, before one).
     this.#log = shardSink(seams.log, () => this.#cfg?.log_shard ?? 0);
+    const journal = new Journal(seams.sql, store, this.#log);
+    const health = new Health(seams.sql);
     this.#p = {
       seams,
       store,
-      journal: new Journal(seams.sql, store, this.#log),
+      journal,
       pacing: new Pacing(seams.sql),
       requests: new Requests(seams.settings),
-      health: new Health(seams.sql),
+      health,
+      alerts: new Alerts(seams.sql, health, seams.settings, seams.emit),
+      held: new Held(seams.sql, store, journal, seams.settings),
       config: () => this.#cfg,
       saveConfig: (cfg) => this.#save(cfg),
     };
@@ -57,7 +63,7 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
   async configure(cfg: QueueConfig): Promise<void> {
     const previous = this.#cfg;
     if (previous && previous.updated_at > cfg.updated_at) return;
-    const { store, journal, health, seams } = this.#p;
+    const { store, journal, health, alerts, held, seams } = this.#p;
     // What was sent goes done first, so that a delete or a re-key sees only what is still owed.
     await journal.flush();
     this.#save(cfg);
@@ -72,9 +78,15 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     const rekeyed = previous !== null && (previous.ordering !== cfg.ordering || previous.ordering_key !== cfg.ordering_key);
     if (rekeyed) store.rekey(cfg);
     // Coming back, the failing clock starts again.
-    if (cfg.active && previous && !previous.active) health.failingSince = null;
-    if (cfg.active && previous && (!previous.active || rekeyed)) {
-      // What was held goes out; a new ordering may have freed lines.
+    if (cfg.active && previous && !previous.active) health.restart();
+    // ops: a person turned it off (a disable of the queue's own is saved without configure): say so, and hold.
+    const wentOff = previous?.active === true && !cfg.active;
+    if (wentOff) {
+      held.wentOff(cfg, seams.now());
+      alerts.disabledByPerson(cfg, store.owed().count, seams.now());
+    }
+    if (wentOff || (cfg.active && previous && (!previous.active || rekeyed))) {
+      // What was held goes out; a new ordering may have freed lines; an alert is owed.
       this.#scheduler.kick();
     } else {
       // Going inactive drops an alarm that would only find nothing to send.
@@ -108,10 +120,13 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     for (const item of items) {
       if (!item.fresh && known.has(item.delivery_id)) continue;
       known.add(item.delivery_id);
-      const expiresAt = c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
+      // ops: held while the webhook is off, a delivery expires within the retention too.
+      const expiresAt = !c.active ? this.#p.held.expiresAt(c, item.created_at) : c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
       journal.handed(store.add(c, item, { nextAt: item.created_at, expiresAt, attempts: 0 }), now);
       accepted++;
     }
+    // ops: and it keeps at most MAX_HELD_PER_WEBHOOK, the oldest expiring first.
+    if (!c.active) this.#p.held.trim(c, now);
     // Held deliveries (the webhook is off) are written pending at once: nothing will send them soon. The run still
     // starts, for what has expired and for the alarm.
     if (!c.active) await journal.writePending(c, true, now);
@@ -138,6 +153,32 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     await journal.flush();
     this.#scheduler.kick();
     return { requeued: items.length };
+  }
+
+  async releaseHeld(cfg: QueueConfig, choice: HeldChoice): Promise<{ discarded: number }> {
+    const c = await this.#adopt(cfg);
+    // Only a queue that is off holds anything: the route asks before it enables the webhook.
+    if (choice !== "discard" || c.active || c.deleted) return { discarded: 0 };
+    const { journal, held, seams } = this.#p;
+    await journal.flush();
+    const discarded = held.discard(c, seams.now());
+    // The cancellations reach D1 now; if it refuses, they wait in the outbox and the alarm empties it.
+    if (!(await journal.flush())) await this.#scheduler.arm();
+    return { discarded };
+  }
+
+  async health(): Promise<QueueHealth> {
+    const { store, health, held } = this.#p;
+    const s = health.state;
+    const off = this.#cfg !== null && !this.#cfg.active && !this.#cfg.deleted;
+    return {
+      failing_since: s.since,
+      consecutive_failures: s.failures,
+      last_status_code: s.lastStatusCode,
+      last_error: s.lastError,
+      held: off ? store.owed().count : null,
+      held_expired: off ? held.expired : 0,
+    };
   }
 
   async reserveTest(cfg: QueueConfig): Promise<number> {

@@ -120,9 +120,12 @@ export class Scheduler {
     // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
     if (logging) await journal.flush();
     else journal.spill();
+    const cfg = this.#p.config();
+    // ops: the alerts this run owes go out now (an alert of a deleted webhook too: its attempts happened), before the
+    // next wake-up is judged below.
+    if (cfg) await this.#p.alerts.emit(cfg.account_id, seams.now());
     // Deliveries left waiting are written pending: all of them when nothing sends soon (a retry, a pause, the webhook
     // off), else those that have waited HOLD_MS.
-    const cfg = this.#p.config();
     if (cfg && !cfg.deleted) {
       const wake = this.nextWake();
       await journal.writePending(cfg, wake === null || wake > seams.now() + HOLD_MS, seams.now());
@@ -131,11 +134,13 @@ export class Scheduler {
     await this.arm({ force: true, clear: !byAlarm && backstop });
   }
 
-  /** Closes every waiting row past its ttl_s as expired, a page at a time. */
+  /** Closes every waiting row past its ttl_s (or held past the retention) as expired, a page at a time. */
   #expire(cfg: QueueConfig, now: number): void {
     for (;;) {
       const rows = expiredRows(this.#p.store, now, PAGE);
-      this.#p.journal.close(cfg, rows, "expired", "not delivered within ttl_s", now);
+      // ops: a held row's expiry may be the retention's, not its ttl_s (src/delivery/held.ts says which).
+      const byReason = Map.groupBy(rows, (r) => this.#p.held.expiryReason(cfg, r));
+      for (const [reason, group] of byReason) this.#p.journal.close(cfg, group, "expired", reason, now);
       if (rows.length < PAGE) return;
     }
   }
@@ -156,6 +161,8 @@ export class Scheduler {
       // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is off).
       consider(nextExpiry(store));
     }
+    // ops: an alert due (a gathered dead-letter report, an emission to try again).
+    consider(this.#p.alerts.nextWake());
     return next;
   }
 

@@ -1,4 +1,5 @@
 import { config, type Env } from "../config";
+import { ingest } from "../ingest";
 import { batches, logDb } from "../shards";
 import { inLists } from "../sql";
 import { type DestinationOptions, destinationOptions } from "../webhooks/resolve";
@@ -34,6 +35,23 @@ export interface QueueSettings {
   disableAfterFailingMs: number;
   /** How a destination is checked before each send (ALLOW_PRIVATE_DESTINATIONS, the DNS resolver). */
   destinations: DestinationOptions;
+  /** Failed attempts in a row that make a webhook.failing alert (FAILING_ALERT_AFTER). */
+  failingAlertAfter: number;
+  /** At most one delivery.exhausted per this window (DEAD_LETTER_ALERT_WINDOW_S, in ms). */
+  deadLetterWindowMs: number;
+  /** Deliveries a webhook that is off keeps at most; past it the oldest expire (MAX_HELD_PER_WEBHOOK). */
+  maxHeld: number;
+  /** A delivery held while its webhook is off expires this long after its event arrived (LOG_RETENTION_DAYS). */
+  retentionMs: number;
+}
+
+/** An operational event a queue emits about its own webhook (src/delivery/alerts.ts). */
+export interface OperationalEvent {
+  id: string;
+  type: string;
+  account_id: string;
+  timestamp: string;
+  data: Record<string, unknown>;
 }
 
 export interface Seams {
@@ -47,6 +65,8 @@ export interface Seams {
   settings: QueueSettings;
   /** Keeps the invocation alive for work that goes on after an RPC has answered (a run started by a hand-off). */
   waitUntil: (work: Promise<unknown>) => void;
+  /** Ingests operational events for the webhook's account, as the platform's go; answers each one's HTTP status. */
+  emit: (events: OperationalEvent[]) => Promise<number[]>;
 }
 
 /** The seams of a deployed queue: its own storage and alarm, the real clock and network, D1. */
@@ -68,8 +88,13 @@ export function productionSeams(ctx: DurableObjectState, env: Env): Seams {
       dashboardUrl: cfg.DASHBOARD_URL,
       disableAfterFailingMs: cfg.DISABLE_AFTER_FAILING_HOURS * 3_600_000,
       destinations: destinationOptions(cfg),
+      failingAlertAfter: cfg.FAILING_ALERT_AFTER,
+      deadLetterWindowMs: cfg.DEAD_LETTER_ALERT_WINDOW_S * 1000,
+      maxHeld: cfg.MAX_HELD_PER_WEBHOOK,
+      retentionMs: cfg.LOG_RETENTION_DAYS * 86_400_000,
     },
     waitUntil: (work) => ctx.waitUntil(work),
+    emit: async (events) => (await ingest(env, events, Date.now(), { operational: true })).map((r) => r.status),
   };
 }
 

@@ -17,6 +17,7 @@ import {
   workflowField,
 } from "./slack-fields";
 import { code, escapeMrkdwn, formatDuration, formatNumber, MAX_DETAIL, MAX_NAME, slackDate, truncate } from "./slack-mrkdwn";
+import { describeOperational } from "./slack-ops";
 import type { Description, Field } from "./slack-types";
 
 /** What an event of this type says, by its category; an unknown type lists its top-level values. */
@@ -28,6 +29,8 @@ export function describe(type: string, data: Record<string, unknown>): Descripti
   if (type === "user.session.started" || type === "user.session.ended") return describeSession(type, data);
   if (type === "api.quota.warning" || type === "api.quota.exceeded") return describeQuota(type, data);
   if (type === "system.maintenance") return describeMaintenance(data);
+  const operational = describeOperational(type, data);
+  if (operational) return operational;
   if (type === "webhook.test") {
     return {
       emoji: ":test_tube:",

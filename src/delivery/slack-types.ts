@@ -14,4 +14,6 @@ export interface Description {
   /** Free text from the payload (an error or a user's message), quoted under the summary. */
   detail?: string;
   fields: Field[];
+  /** A dashboard page more to the point than the delivery's (an operational event's webhook), shown instead of it. */
+  link?: string;
 }

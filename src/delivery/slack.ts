@@ -28,8 +28,10 @@ export function toSlackMessage(payload: Payload, options: { dashboardUrl?: strin
     },
   ];
 
-  const link = safeUrl(options.dashboardUrl);
-  if (link) blocks.push({ type: "section", text: { type: "mrkdwn", text: `<${link}|View in the BroxiAI dashboard>` } });
+  // The service links to its dashboard only when it has one (DASHBOARD_URL); an event's own page comes with it.
+  const page = options.dashboardUrl ? safeUrl(d.link) : undefined;
+  const link = page ?? safeUrl(options.dashboardUrl);
+  if (link) blocks.push({ type: "section", text: { type: "mrkdwn", text: `<${link}|${page ? "Open the webhook" : "View"} in the BroxiAI dashboard>` } });
 
   const context = [`Event ${code(payload.id)}`, `\`${escapeMrkdwn(payload.type)}\``, slackDate(payload.timestamp)];
   if (payload.account_id) context.push(`Account ${code(payload.account_id)}`);

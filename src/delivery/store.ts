@@ -341,6 +341,11 @@ export class QueueStore {
     this.#writeMarks();
   }
 
+  /** Caps every owed row's expiry at `ms` after its event arrived (the webhook went off: held rows expire then). */
+  capExpiry(ms: number): void {
+    this.sql.exec("UPDATE queue SET expires_at = created_at + ? WHERE seq > ? AND (expires_at IS NULL OR expires_at > created_at + ?)", ms, this.#done, ms);
+  }
+
   /** Recomputes every row's order key (the webhook's ordering changed) and every head. */
   rekey(cfg: QueueConfig): void {
     const key = orderKey(cfg);

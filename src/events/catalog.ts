@@ -1,16 +1,8 @@
 import * as z from "zod";
+import { OPERATIONAL_ENTRIES } from "./operational";
+import type { EventCategory, EventTypeInfo } from "./types";
 
-/** The group an event type belongs to; the dashboard and the catalog document sort by it. */
-export type EventCategory = "workflow" | "component" | "user" | "system" | "test";
-
-/** One catalog entry: what the type means, the zod schema of its `data`, and a sample that passes it. */
-export interface EventTypeInfo {
-  type: string;
-  category: EventCategory;
-  description: string;
-  schema: z.ZodType;
-  example: Record<string, unknown>;
-}
+export type { EventCategory, EventTypeInfo };
 
 // Every object is loose: the platform may add fields before this catalog learns about them, and receivers
 // should get them rather than have the event rejected (SPEC: "unknown extra fields are kept").
@@ -375,6 +367,8 @@ const entries: EventTypeInfo[] = [
     }),
     example: { message: "This is a test event from BroxiAI Webhooks." },
   },
+  // The service's own events about an account's webhooks (src/events/operational.ts).
+  ...OPERATIONAL_ENTRIES,
 ];
 
 /** Every event type a webhook can subscribe to, in the order the SPEC lists them. */
@@ -414,7 +408,7 @@ let documentCache: string | undefined;
 
 /** The body of GET /v1/event-types: each type with its description, JSON Schema of `data`, and an example. */
 export function catalogDocument(): CatalogDocument {
-  // Converting seventeen schemas on every request is wasted work; a fresh parse of the cached JSON keeps
+  // Converting every schema on every request is wasted work; a fresh parse of the cached JSON keeps
   // one caller's edits from leaking into the next answer.
   documentCache ??= JSON.stringify({
     data: entries.map((e) => ({

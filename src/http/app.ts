@@ -11,6 +11,7 @@ import { events } from "./events";
 import { onError, problemResponse, validationProblem } from "./problem";
 import { redelivery } from "./redelivery";
 import { stats } from "./stats";
+import { webhookActions } from "./webhook-actions";
 import { webhooks } from "./webhooks";
 
 export const MAX_BODY_BYTES = 256 * 1024;
@@ -66,11 +67,13 @@ export function buildApp() {
   app.on("GET", ["/v1/events", "/v1/events/*"], account);
   app.use("/v1/webhooks", account);
   app.use("/v1/webhooks/*", account);
+  app.use("/v1/deliveries", account);
   app.use("/v1/deliveries/*", account);
 
   app.route("/", accounts);
   app.route("/", events);
   app.route("/", webhooks);
+  app.route("/", webhookActions);
   app.route("/", deliveries);
   app.route("/", redelivery);
   app.route("/", stats);

@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { findEvent } from "../events/store";
 import { logDb } from "../shards";
 import type { AppEnv } from "./app-env";
-import { DELIVERY_COLUMNS, type DeliveryRow, DeliverySchema, deliveryOfAccount, iso, STATUSES, statusIs, toDelivery } from "./delivery-rows";
+import { DELIVERY_COLUMNS, type DeliveryRow, DeliverySchema, deliveriesOfEvent, deliveryOfAccount, iso, STATUSES, statusIs, toDelivery } from "./delivery-rows";
 import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
-import { logOf } from "./principal";
+import { accountOf, logOf } from "./principal";
 import { notFound } from "./problem";
 import { loadWebhook } from "./webhooks";
 
@@ -130,6 +131,31 @@ deliveries.openapi(
       .bind(...args, limit + 1)
       .all<DeliveryRow>();
     return c.json(pageOf(rows.results.map(toDelivery), limit), 200);
+  },
+);
+
+deliveries.openapi(
+  createRoute({
+    method: "get",
+    path: "/v1/deliveries",
+    tags: ["Deliveries"],
+    summary: "One event's deliveries across the account's webhooks, newest first",
+    description:
+      "Debugging starts from the event: every delivery it was handed off as, to each webhook that matched (held ones of a webhook that is off included). A hand-off its queue has not logged yet shows as pending with no attempt.",
+    security: bearer,
+    request: {
+      query: PageQuery.extend({
+        event_id: z.string().min(1).max(200).openapi({ description: "The event (as GET /v1/events lists it)", example: "evt_01JD3S4K2M0000000000000000" }),
+      }),
+    },
+    responses: { 200: json(page(DeliverySchema), "A page of the event's deliveries"), 401: errors[401], 404: errors[404], 422: errors[422] },
+  }),
+  async (c) => {
+    const { event_id, cursor, limit } = c.req.valid("query");
+    const event = await findEvent(logOf(c), accountOf(c), event_id);
+    if (!event) throw notFound("event", event_id);
+    const all = await deliveriesOfEvent(logOf(c), event);
+    return c.json(pageOf(cursor === undefined ? all : all.filter((d) => d.id < cursor), limit), 200);
   },
 );
 

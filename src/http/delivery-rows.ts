@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import type { EventRow } from "../events/stored";
+import { inLists } from "../sql";
 import type { AppEnv } from "./app-env";
 import { accountOf, logOf } from "./principal";
 
@@ -94,4 +96,47 @@ export async function deliveryOfAccount<T>(c: Context<AppEnv>, columns: string, 
     .prepare(`SELECT ${columns} FROM deliveries WHERE webhook_id IN (SELECT value FROM json_each(?)) AND id = ?`)
     .bind(JSON.stringify(webhooks.results.map((w) => w.id)), id)
     .first<T>();
+}
+
+/**
+ * The deliveries one event handed off, as the API answers them, newest first (its row lists them: `handoffs`, keyed
+ * like the deliveries table, so each is a key lookup). A hand-off whose queue has not written its row yet (it does
+ * within about two seconds, README "When a delivery shows up") is shown pending, with no attempt.
+ */
+export async function deliveriesOfEvent(db: D1Database, event: EventRow) {
+  const pairs = JSON.parse(event.handoffs) as [webhookId: string, deliveryId: string][];
+  const found = new Map<string, DeliveryRow>();
+  const runs = [...inLists(pairs, 45)];
+  if (runs.length > 0) {
+    const results = await db.batch<DeliveryRow>(
+      runs.map(({ items }) =>
+        db
+          .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE (webhook_id, id) IN (VALUES ${items.map(() => "(?, ?)").join(",")})`)
+          .bind(...items.flat()),
+      ),
+    );
+    for (const r of results.flatMap((x) => x.results)) found.set(`${r.webhook_id} ${r.id}`, r);
+  }
+  return pairs
+    .map(
+      ([webhookId, id]): DeliveryRow =>
+        found.get(`${webhookId} ${id}`) ?? {
+          id,
+          webhook_id: webhookId,
+          account_id: event.account_id,
+          event_id: event.id,
+          event_type: event.type,
+          status: "pending",
+          attempt_count: 0,
+          next_attempt_at: null,
+          last_status_code: null,
+          last_error: null,
+          latency_ms: null,
+          created_at: event.created_at,
+          updated_at: event.created_at,
+          delivered_at: null,
+        },
+    )
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    .map(toDelivery);
 }

@@ -5,6 +5,7 @@ import { findEvent } from "../events/store";
 import type { EventRow } from "../events/stored";
 import { ingest } from "../ingest";
 import type { AppEnv } from "./app-env";
+import { DeliverySchema, deliveriesOfEvent } from "./delivery-rows";
 import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
 import { accountOf, logOf } from "./principal";
 import { invalid, notFound, problemBody, problemResponse, zodFieldErrors } from "./problem";
@@ -148,14 +149,19 @@ events.openapi(
     tags: ["Events"],
     summary: "One event",
     security: bearer,
+    description: "With `deliveries`: what became of it, one delivery per webhook it was handed to (GET /v1/deliveries?event_id= pages them).",
     request: { params: IdParam("event_id", "evt_01JD3S4K2M0000000000000000") },
-    responses: { 200: json(EventSchema, "The event"), 401: errors[401], 404: errors[404] },
+    responses: {
+      200: json(EventSchema.extend({ deliveries: z.array(DeliverySchema) }).openapi("EventWithDeliveries"), "The event and its deliveries"),
+      401: errors[401],
+      404: errors[404],
+    },
   }),
   async (c) => {
     const { event_id } = c.req.valid("param");
     const row = await findEvent(logOf(c), accountOf(c), event_id);
     if (!row) throw notFound("event", event_id);
-    return c.json(toEvent(row), 200);
+    return c.json({ ...toEvent(row), deliveries: await deliveriesOfEvent(logOf(c), row) }, 200);
   },
 );
 

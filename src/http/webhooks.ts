@@ -2,7 +2,6 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { config } from "../config";
 import { queueOf } from "../delivery/queue-stub";
-import { catalog, EVENT_TYPES } from "../events/catalog";
 import { newId } from "../ids";
 import { logDb } from "../shards";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
@@ -13,17 +12,17 @@ import { getWebhookRow, insertWebhookStatement, saveWebhookStatement, settingsCo
 import type { SealedHeaders, SealedKey, WebhookRow } from "../webhooks/types";
 import { destinationError } from "../webhooks/url-safety";
 import type { AppEnv } from "./app-env";
-import { bearer, errors, IdParam, json, PageQuery, ProblemSchema, page } from "./openapi";
+import { bearer, errors, IdParam, json, PageQuery, page } from "./openapi";
 import { pageOf } from "./pagination";
 import { accountOf, logShardOf } from "./principal";
 import { invalid, notFound, ProblemError, validationProblem } from "./problem";
-import { sendTestEvent } from "./test-send";
+import { stateOf, webhookAnswer, webhookAnswers } from "./webhook-state";
 
-/** Webhooks: create, list, read, change, delete, rotate, test. */
+/** Webhooks: create, list, read, change, delete (rotate and test are in webhook-actions.ts). */
 export const webhooks = new OpenAPIHono<AppEnv>();
 
-const WebhookParam = IdParam("webhook_id", "wh_01JD3S4K2M0000000000000000");
-const WithSecret = WebhookSchema.extend({ secret: z.string().optional(), public_key: z.string().nullable().optional() }).openapi("WebhookWithSecret");
+export const WebhookParam = IdParam("webhook_id", "wh_01JD3S4K2M0000000000000000");
+export const WithSecret = WebhookSchema.extend({ secret: z.string().optional(), public_key: z.string().nullable().optional() }).openapi("WebhookWithSecret");
 
 /** Loads one of the caller's webhooks or answers 404 (also for another account's id). */
 export async function loadWebhook(c: Context<AppEnv>, id: string): Promise<WebhookRow> {
@@ -33,14 +32,14 @@ export async function loadWebhook(c: Context<AppEnv>, id: string): Promise<Webho
 }
 
 /** The URL as written, then (unless private destinations are allowed) what its host resolves to. */
-async function checkUrl(c: Context<AppEnv>, url: string): Promise<void> {
+export async function checkUrl(c: Context<AppEnv>, url: string): Promise<void> {
   const cfg = config(c.env);
   const err = destinationError(url, { allowPrivate: cfg.ALLOW_PRIVATE_DESTINATIONS }) ?? (await resolutionError(url, destinationOptions(cfg)));
   if (err) throw invalid("url", err);
 }
 
 /** A fresh signing key of the scheme: what to store (sealed) and what to show the customer once. */
-async function newSigningKey(
+export async function newSigningKey(
   c: Context<AppEnv>,
   scheme: "hmac" | "ed25519",
   given?: string,
@@ -55,7 +54,7 @@ async function newSigningKey(
 }
 
 /** Saves the row, then tells the webhook's queue; the queue ignores a configuration older than the one it has. */
-async function save(c: Context<AppEnv>, row: WebhookRow): Promise<void> {
+export async function save(c: Context<AppEnv>, row: WebhookRow): Promise<void> {
   await saveWebhookStatement(c.env.DB, row).run();
   await queueOf(c.env, row.id).configure(toQueueConfig(row));
 }
@@ -103,7 +102,8 @@ webhooks.openapi(
       );
     }
     await queueOf(c.env, row.id).configure(toQueueConfig(row));
-    return c.json({ ...toWebhook(row), ...shown }, 201);
+    // A new webhook has no health to ask its queue about yet.
+    return c.json({ ...toWebhook(row), ...stateOf(row, null, 0), ...shown }, 201);
   },
 );
 
@@ -124,7 +124,8 @@ webhooks.openapi(
     )
       .bind(accountOf(c), cursor ?? null, limit + 1)
       .all<WebhookRow>();
-    return c.json(pageOf(rows.results.map(toWebhook), limit), 200);
+    const shown = pageOf(rows.results, limit);
+    return c.json({ data: await webhookAnswers(c, shown.data), next_cursor: shown.next_cursor }, 200);
   },
 );
 
@@ -138,7 +139,7 @@ webhooks.openapi(
     request: { params: WebhookParam },
     responses: { 200: json(WebhookSchema, "The webhook"), 401: errors[401], 404: errors[404] },
   }),
-  async (c) => c.json(toWebhook(await loadWebhook(c, c.req.valid("param").webhook_id)), 200),
+  async (c) => c.json(await webhookAnswer(c, await loadWebhook(c, c.req.valid("param").webhook_id)), 200),
 );
 
 webhooks.openapi(
@@ -147,14 +148,16 @@ webhooks.openapi(
     path: "/v1/webhooks/{webhook_id}",
     tags: ["Webhooks"],
     summary: "Change a webhook",
-    description: "Changes apply from the next attempt, retries included. `active: true` re-enables a disabled webhook and releases its held deliveries.",
+    description:
+      'Changes apply from the next attempt, retries included. `active: true` re-enables a webhook that is off (inactive or disabled): with `held: "deliver"` (the default) the deliveries held for it go out first, in order; with `held: "discard"` they are cancelled.',
     security: bearer,
     request: { params: WebhookParam, body: { required: true, ...json(WebhookUpdateSchema) } },
     responses: { 200: json(WebhookSchema, "The webhook"), ...errors },
   }),
   async (c) => {
     const row = await loadWebhook(c, c.req.valid("param").webhook_id);
-    const patch = c.req.valid("json");
+    const { held, ...patch } = c.req.valid("json");
+    if (held !== undefined && patch.active !== true) throw invalid("held", 'applies only with "active": true, when enabling a webhook that is off');
     const current = { ...toWebhook(row) } as WebhookSettings;
     // Kept headers are sealed as they were; only the values this PATCH sends are sealed anew (a merge patch).
     const headers = await patchHeaders(config(c.env).ENCRYPTION_KEY, JSON.parse(row.headers) as SealedHeaders, patch.headers);
@@ -178,8 +181,11 @@ webhooks.openapi(
       updated_at: Math.max(now, row.updated_at + 1),
     };
     if (row.disabled_reason && !reenabled) updated.active = 0;
+    // Discarded before the webhook is on again, so that no held delivery can go out in between.
+    const off = row.active === 0 || row.disabled_reason !== null;
+    if (reenabled && off && held === "discard") await queueOf(c.env, row.id).releaseHeld(toQueueConfig(row), "discard");
     await save(c, updated);
-    return c.json(toWebhook(updated), 200);
+    return c.json(await webhookAnswer(c, updated), 200);
   },
 );
 
@@ -215,114 +221,5 @@ webhooks.openapi(
       await saveWebhookStatement(c.env.DB, deleted).run();
     }
     return c.body(null, 204);
-  },
-);
-
-const RotateBody = z
-  .object({
-    secret: z.string().optional().openapi({ description: "whsec_… to use your own (hmac only)" }),
-    signing: z.enum(["hmac", "ed25519"]).optional().openapi({ description: "switch scheme; that is a rotation too" }),
-    grace_period_s: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 86400)
-      .optional()
-      .openapi({ description: "how long the previous key keeps signing (default SECRET_ROTATION_GRACE_HOURS)" }),
-  })
-  .strict();
-
-webhooks.openapi(
-  createRoute({
-    method: "post",
-    path: "/v1/webhooks/{webhook_id}/rotate-secret",
-    tags: ["Webhooks"],
-    summary: "Rotate the signing secret",
-    description:
-      "Makes a new secret (or key pair); the previous one keeps signing beside it, new first, for the grace period (default 24 h, SECRET_ROTATION_GRACE_HOURS). `signing` switches scheme; that is a rotation too.",
-    security: bearer,
-    request: {
-      params: WebhookParam,
-      body: {
-        required: false,
-        ...json(RotateBody),
-      },
-    },
-    responses: { 200: json(WithSecret, "The webhook with its new secret or public key"), ...errors },
-  }),
-  async (c) => {
-    const row = await loadWebhook(c, c.req.valid("param").webhook_id);
-    const body = (await c.req.json().catch(() => ({}))) as { secret?: string; signing?: "hmac" | "ed25519"; grace_period_s?: number };
-    const parsed = RotateBody.safeParse(body ?? {});
-    if (!parsed.success) {
-      throw validationProblem(parsed.error.issues);
-    }
-    const signing = parsed.data.signing ?? row.signing;
-    if (parsed.data.secret !== undefined) {
-      const check = WebhookCheckSchema.safeParse({ secret: parsed.data.secret });
-      if (!check.success || signing === "ed25519")
-        throw invalid(
-          "secret",
-          signing === "ed25519" ? "an ed25519 key pair is generated; do not send a secret" : "must be whsec_ followed by base64 of 24 to 64 bytes",
-        );
-    }
-    const now = Date.now();
-    const graceMs = parsed.data.grace_period_s !== undefined ? parsed.data.grace_period_s * 1000 : config(c.env).SECRET_ROTATION_GRACE_HOURS * 3_600_000;
-    const { sealed, shown } = await newSigningKey(c, signing, parsed.data.secret);
-    const old = (JSON.parse(row.secrets) as SealedKey[])
-      .filter((k) => k.expires_at === null || k.expires_at > now)
-      .map((k) => ({ ...k, expires_at: Math.min(k.expires_at ?? Number.POSITIVE_INFINITY, now + graceMs) }))
-      .filter((k) => k.expires_at > now);
-    const updated: WebhookRow = {
-      ...row,
-      signing,
-      public_key: shown.public_key ?? null,
-      secrets: JSON.stringify([sealed, ...old].slice(0, 5)),
-      updated_at: Math.max(now, row.updated_at + 1),
-    };
-    await save(c, updated);
-    return c.json({ ...toWebhook(updated), ...shown }, 200);
-  },
-);
-
-const TestAnswer = z
-  .object({
-    ok: z.boolean(),
-    status_code: z.number().int().nullable(),
-    duration_ms: z.number(),
-    response_body: z.string().nullable(),
-    error: z.string().nullable(),
-    delivery_id: z.string(),
-  })
-  .openapi("TestResult");
-
-webhooks.openapi(
-  createRoute({
-    method: "post",
-    path: "/v1/webhooks/{webhook_id}/test",
-    tags: ["Webhooks"],
-    summary: "Send a test event now, synchronously",
-    description:
-      "Sends `webhook.test`, or a sample of `type`, signed like any delivery, even to an inactive webhook; answers what the receiver said. It is logged as a delivery too.",
-    security: bearer,
-    request: { params: WebhookParam, body: { required: false, ...json(z.object({ type: z.string().optional() }).strict()) } },
-    responses: {
-      200: json(TestAnswer, "What the receiver answered"),
-      429: {
-        description: "Past the test route's rate (10 a minute per webhook, 5 at once) or the webhook's rate_limit_per_s; see Retry-After",
-        headers: { "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } } },
-        content: { "application/problem+json": { schema: ProblemSchema } },
-      },
-      ...errors,
-    },
-  }),
-  async (c) => {
-    const row = await loadWebhook(c, c.req.valid("param").webhook_id);
-    const body = (await c.req.json().catch(() => ({}))) as { type?: unknown };
-    const type = typeof body?.type === "string" ? body.type : "webhook.test";
-    const info = catalog.get(type);
-    if (!info) throw invalid("type", `unknown event type "${type}"; one of ${EVENT_TYPES.join(", ")}`);
-    const result = await sendTestEvent(c, row, type, info.example);
-    return c.json(result, 200);
   },
 );

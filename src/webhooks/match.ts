@@ -1,3 +1,7 @@
+import { isOperational } from "../events/operational";
+import type { Payload } from "../events/stored";
+import { type Filter, matchesFilter } from "./filter";
+
 /**
  * The event type sent only by `POST /v1/webhooks/{id}/test`. No wildcard selects it ("*" included): a receiver
  * subscribed to "*" expects platform events, and test pings reach it through the test route regardless.
@@ -6,9 +10,31 @@ export const TEST_EVENT_TYPE = "webhook.test";
 
 const MAX_PATTERN_LENGTH = 128;
 
-/** True when an event type matches any subscription pattern: exact ("workflow.completed"), prefix wildcard ("workflow.*", "user.session.*" matching deeper types too), or "*". "*" and wildcards never match "webhook.test" (sent only by the test route). */
+/**
+ * True when an event type matches any subscription pattern: exact ("workflow.completed"), prefix wildcard ("workflow.*",
+ * "user.session.*" matching deeper types too), or "*". "*" means the platform's types: it never matches "webhook.test"
+ * (sent only by the test route) nor the operational types, which only a name or "webhook.*" / "delivery.*" selects, so
+ * no webhook subscribed to everything starts receiving alerts it never asked for.
+ */
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
   return patterns.some((pattern) => patternMatches(pattern, type));
+}
+
+/** The webhook an operational event is about (its data.webhook.id), or null for any other event. */
+export function aboutWebhook(event: Pick<Payload, "type" | "data">): string | null {
+  if (!isOperational(event.type)) return null;
+  const w = event.data.webhook;
+  return typeof w === "object" && w !== null && typeof (w as { id?: unknown }).id === "string" ? (w as { id: string }).id : null;
+}
+
+/**
+ * Whether a webhook receives an event: its types, its filter, and never an operational event about itself (a webhook
+ * that is failing would only fail to receive the news, and each failure would make more).
+ */
+export function subscribes(webhook: { id: string; events: readonly string[]; filter: Filter | null }, event: Payload): boolean {
+  if (!matchesEventType(webhook.events, event.type)) return false;
+  if (aboutWebhook(event) === webhook.id) return false;
+  return !webhook.filter || matchesFilter(webhook.filter, event);
 }
 
 /** Validates one pattern against the known types: returns an error message or null. A wildcard must match at least one known type. */
@@ -29,7 +55,7 @@ export function patternError(pattern: string, knownTypes: readonly string[]): st
 function patternMatches(pattern: string, type: string): boolean {
   if (pattern === type) return true;
   if (type === TEST_EVENT_TYPE) return false;
-  if (pattern === "*") return true;
+  if (pattern === "*") return !isOperational(type);
   if (!pattern.endsWith(".*")) return false;
   // The prefix keeps its trailing dot, so "user.*" matches "user.session.started" but not "users.created".
   const prefix = pattern.slice(0, -1);

@@ -160,6 +160,10 @@ export const WebhookUpdateSchema = z
       .nullable()
       .optional()
       .openapi({ description: "A merge patch: a value sets that header, null removes it, headers not named stay as they were; null removes them all." }),
+    held: z.enum(["deliver", "discard"]).optional().openapi({
+      description:
+        'With `active: true` on a webhook that is off: "deliver" (the default) sends the deliveries held for it, in order; "discard" cancels them (status `cancelled`).',
+    }),
   })
   .strict()
   .openapi("WebhookUpdate");
@@ -222,6 +226,25 @@ export function withDefaults(input: WebhookCreate): WebhookSettings {
   };
 }
 
+/** How a webhook is doing, from its queue: null unless its last attempt failed. */
+const FailingSchema = z
+  .object({
+    since: z.string().openapi({ description: "When the failed attempts in a row began" }),
+    consecutive_failures: z.number().int(),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    disables_at: z.string().nullable().openapi({ description: "When it is disabled unless an attempt succeeds first (null once it is off)" }),
+  })
+  .openapi("WebhookFailing");
+
+/** What a webhook that is off keeps for when it is enabled again: null while it is active. */
+const HeldSchema = z
+  .object({
+    count: z.number().int().openapi({ description: "Deliveries held, sent in order on enabling it (or discarded, as chosen)" }),
+    expired: z.number().int().openapi({ description: "Held deliveries expired since it went off, the oldest first, past MAX_HELD_PER_WEBHOOK" }),
+  })
+  .openapi("WebhookHeld");
+
 /** The zod schema of a webhook answer, for the OpenAPI document. */
 export const WebhookSchema = z
   .object({
@@ -233,5 +256,13 @@ export const WebhookSchema = z
     public_key: z.string().nullable().optional(),
     created_at: z.string(),
     updated_at: z.string(),
+    failing: FailingSchema.nullable(),
+    held: HeldSchema.nullable(),
   })
   .openapi("Webhook");
+
+/** A webhook's `failing` and `held`, as its answers carry them. */
+export interface WebhookState {
+  failing: z.infer<typeof FailingSchema> | null;
+  held: z.infer<typeof HeldSchema> | null;
+}

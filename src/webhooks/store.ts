@@ -44,6 +44,7 @@ export function toQueueConfig(row: WebhookRow): QueueConfig {
     webhook_id: row.id,
     account_id: row.account_id,
     url: s.url,
+    description: s.description,
     active: s.active && !row.disabled_reason && !row.deleted_at,
     deleted: row.deleted_at !== null,
     headers: JSON.parse(row.headers),
@@ -115,7 +116,10 @@ export function insertWebhookStatement(db: D1Database, row: WebhookRow, cap: num
     .bind(...cols.map((c) => row[c]), row.account_id, cap);
 }
 
-/** The active webhooks that may receive an event of this account (every account's, for a broadcast). */
+/**
+ * The webhooks that may receive an event of this account (every account's, for a broadcast): all but the deleted. An
+ * inactive or disabled webhook is handed its events too, and its queue holds them until it is enabled again.
+ */
 export async function subscribedWebhooks(db: D1Database, accountId: string | null): Promise<WebhookRow[]> {
   return (await subscribedWebhooksQuery(db, accountId).all<WebhookRow>()).results;
 }
@@ -123,6 +127,6 @@ export async function subscribedWebhooks(db: D1Database, accountId: string | nul
 /** The query behind subscribedWebhooks, for a caller that sends it in a D1 batch with others. */
 export function subscribedWebhooksQuery(db: D1Database, accountId: string | null): D1PreparedStatement {
   return accountId
-    ? db.prepare("SELECT * FROM webhooks WHERE account_id = ? AND active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL").bind(accountId)
-    : db.prepare("SELECT * FROM webhooks WHERE active = 1 AND disabled_reason IS NULL AND deleted_at IS NULL");
+    ? db.prepare("SELECT * FROM webhooks WHERE account_id = ? AND deleted_at IS NULL").bind(accountId)
+    : db.prepare("SELECT * FROM webhooks WHERE deleted_at IS NULL");
 }

@@ -1,6 +1,6 @@
 import type { Payload } from "../events/stored";
-import { type Filter, matchesFilter } from "./filter";
-import { matchesEventType } from "./match";
+import type { Filter } from "./filter";
+import { subscribes } from "./match";
 import { subscribedWebhooksQuery } from "./store";
 import type { WebhookRow } from "./types";
 
@@ -20,19 +20,20 @@ export interface Subscriptions {
 
 /** A webhook as matching needs it: its row, with its patterns and filter parsed once. */
 export interface Subscriber {
+  id: string;
   row: WebhookRow;
   events: string[];
   filter: Filter | null;
 }
 
-/** The webhooks an event goes to: its type matches their patterns, its payload their filter. */
+/** The webhooks an event goes to (see subscribes). */
 export function matching(webhooks: Subscriber[], event: Payload): WebhookRow[] {
-  return webhooks.filter((w) => matchesEventType(w.events, event.type) && (!w.filter || matchesFilter(w.filter, event))).map((w) => w.row);
+  return webhooks.filter((w) => subscribes(w, event)).map((w) => w.row);
 }
 
 /** A webhook row made ready for matching. */
 export function subscriberOf(row: WebhookRow): Subscriber {
-  return { row, events: JSON.parse(row.events), filter: row.filter ? JSON.parse(row.filter) : null };
+  return { id: row.id, row, events: JSON.parse(row.events), filter: row.filter ? JSON.parse(row.filter) : null };
 }
 
 /** Accounts kept at most; the least recently used goes first. */

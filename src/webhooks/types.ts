@@ -54,6 +54,8 @@ export interface QueueConfig {
   webhook_id: string;
   account_id: string;
   url: string;
+  /** Named in the operational events about the webhook (optional: a queue configured before it was kept has none). */
+  description?: string;
   /** False when inactive or disabled: deliveries are held, not dropped. */
   active: boolean;
   deleted: boolean;

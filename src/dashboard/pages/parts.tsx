@@ -32,16 +32,37 @@ export function webhookName(w: Pick<WebhookView, "description" | "url">): string
   return w.description || w.url;
 }
 
-/** Active, inactive or disabled (with the reason), in words. */
-export function WebhookState(props: { w: WebhookView }) {
+/** Active, failing, inactive or disabled (with the reason), in words; and what a webhook that is off holds. */
+export function WebhookState(props: { w: WebhookView; failingAfter?: number }) {
   const { w } = props;
+  const held = w.held?.count ? <span class="small"> {plural(w.held.count, "delivery", "deliveries")} held</span> : null;
   if (w.disabled_reason)
     return (
       <span>
         <span class="badge bad">Disabled</span> <span class="small">{w.disabled_reason}</span>
+        {held}
       </span>
     );
-  return w.active ? <span class="badge ok">Active</span> : <span class="badge">Inactive</span>;
+  if (!w.active)
+    return (
+      <span>
+        <span class="badge">Inactive</span>
+        {held}
+      </span>
+    );
+  if (props.failingAfter !== undefined && isFailing(w, props.failingAfter))
+    return (
+      <span>
+        <span class="badge bad">Failing</span>{" "}
+        <span class="small">{plural(w.failing!.consecutive_failures, "failed attempt", "failed attempts")} in a row</span>
+      </span>
+    );
+  return <span class="badge ok">Active</span>;
+}
+
+/** "1 delivery", "3 deliveries". */
+export function plural(n: number, one: string, many: string): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? one : many}`;
 }
 
 /** A request or response body, indented when it is JSON and shown as it came otherwise. */
@@ -67,4 +88,16 @@ export function Snippets(props: { webhook: WebhookView; publicKey?: string | nul
       ))}
     </>
   );
+}
+
+/** Whether a webhook counts as failing on the pages: as many failed attempts in a row as make a webhook.failing alert. */
+export function isFailing(w: WebhookView, failingAfter: number): boolean {
+  return !!w.failing && w.failing.consecutive_failures >= failingAfter && !w.disabled_reason && w.active;
+}
+
+/** How urgently a webhook needs a person, for the list's order: disabled, failing, inactive, then the rest. */
+export function attentionRank(w: WebhookView, failingAfter: number): number {
+  if (w.disabled_reason) return 0;
+  if (isFailing(w, failingAfter)) return 1;
+  return w.active ? 3 : 2;
 }

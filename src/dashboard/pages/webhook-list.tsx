@@ -2,14 +2,32 @@ import { Layout, StatusBadge, Time } from "../layout";
 import { NoticeBox, WebhookState, webhookName } from "./parts";
 import type { Notice, PageCtx, WebhookSummary } from "./types";
 
+/** The share delivered of the deliveries finished in the window, in words. */
+function successRate(stats: WebhookSummary["stats"]): string {
+  if (!stats || stats.total === 0) return "no deliveries";
+  if (stats.success_rate === null) return `none finished yet (${stats.pending} pending)`;
+  return `${Math.round(stats.success_rate * 1000) / 10}%`;
+}
+
 /** Settings → Webhooks: every webhook of the account. */
-export function WebhookListPage(props: { ctx: PageCtx; items: WebhookSummary[]; nextCursor: string | null; paged: boolean; notice: Notice }) {
+export function WebhookListPage(props: {
+  ctx: PageCtx;
+  items: WebhookSummary[];
+  /** FAILING_ALERT_AFTER, for the failing badge. */
+  failingAfter: number;
+  nextCursor: string | null;
+  paged: boolean;
+  notice: Notice;
+}) {
   const { ctx } = props;
   return (
     <Layout title="Webhooks" signedIn={ctx}>
       <h1>Webhooks</h1>
       <NoticeBox notice={props.notice} />
-      <p>BroxiAI sends an HTTPS POST, signed, to each endpoint below when a subscribed event happens in your workflows.</p>
+      <p>
+        BroxiAI sends an HTTPS POST, signed, to each endpoint below when a subscribed event happens in your workflows. Those that need you (disabled, failing,
+        inactive) come first.
+      </p>
       <div class="actions">
         <a class="btn" href="/webhooks/new">
           Add webhook
@@ -33,15 +51,15 @@ export function WebhookListPage(props: { ctx: PageCtx; items: WebhookSummary[]; 
                 </p>
               ) : null}
               <p class="meta">
-                <WebhookState w={w} />
+                <WebhookState w={w} failingAfter={props.failingAfter} />
                 <span>
                   Events: <code>{w.events.join(", ")}</code>
                 </span>
               </p>
               <p class="meta muted">
                 <span>
-                  Success (24 h): <strong>{stats?.success_rate === null || !stats ? "no deliveries" : `${Math.round(stats.success_rate * 1000) / 10}%`}</strong>
-                  {stats && stats.total > 0 ? ` of ${stats.delivered + stats.failed} finished` : ""}
+                  Success (24 h): <strong>{successRate(stats)}</strong>
+                  {stats && stats.success_rate !== null ? ` of ${stats.delivered + stats.failed} finished` : ""}
                 </span>
                 <span>
                   Last delivery:{" "}

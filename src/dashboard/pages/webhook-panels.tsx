@@ -52,7 +52,7 @@ export function TestResult(props: { delivery: DeliveryView & { attempts: Attempt
 }
 
 /** The webhook's settings, in words. */
-export function Summary(props: { w: WebhookView }) {
+export function Summary(props: { w: WebhookView; failingAfter: number }) {
   const { w } = props;
   const r = w.retry;
   return (
@@ -63,7 +63,7 @@ export function Summary(props: { w: WebhookView }) {
       </dd>
       <dt>Status</dt>
       <dd>
-        <WebhookState w={w} />
+        <WebhookState w={w} failingAfter={props.failingAfter} />
       </dd>
       <dt>Events</dt>
       <dd>

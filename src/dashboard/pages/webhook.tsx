@@ -2,8 +2,9 @@ import type { AttemptView, DeliveryView, Page, StatsView, WebhookView } from "..
 import { DeliveryCharts, fmtMs } from "../chart";
 import type { HourBucket } from "../chart-data";
 import { EVENT_GROUPS, SigningAdvice } from "../form";
-import { CsrfField, Flash, Layout } from "../layout";
+import { CsrfField, Layout } from "../layout";
 import { DeliveryLog } from "./delivery-log";
+import { HealthBanner } from "./health-banner";
 import { Crumbs, NoticeBox, Snippets, webhookName } from "./parts";
 import type { LogQuery, Notice, PageCtx } from "./types";
 import { Summary, TestResult } from "./webhook-panels";
@@ -36,6 +37,8 @@ export function WebhookPage(props: {
   test: (DeliveryView & { attempts: AttemptView[] }) | null;
   notice: Notice;
   graceHours: number;
+  /** FAILING_ALERT_AFTER: failed attempts in a row from which the page says the webhook is failing. */
+  failingAfter: number;
 }) {
   const { ctx, webhook: w, stats, log, query } = props;
   return (
@@ -48,26 +51,25 @@ export function WebhookPage(props: {
       />
       <h1>{webhookName(w)}</h1>
       <NoticeBox notice={props.notice} />
-      {w.disabled_reason ? (
-        <Flash kind="error">
-          Deliveries are held because this webhook was disabled: {w.disabled_reason}. Fix the endpoint, then enable it again; held deliveries resume.
-        </Flash>
-      ) : null}
+      <HealthBanner w={w} csrf={ctx.csrf} now={ctx.now} failingAfter={props.failingAfter} pending={stats.pending} />
       {props.test ? <TestResult delivery={props.test} now={ctx.now} /> : null}
 
-      <Summary w={w} />
+      <Summary w={w} failingAfter={props.failingAfter} />
 
       <div class="actions">
         <a class="btn secondary" href={`/webhooks/${w.id}/edit`}>
           Edit settings
         </a>
-        <form method="post" action={`/webhooks/${w.id}/active`}>
-          <CsrfField token={ctx.csrf} />
-          <input type="hidden" name="active" value={w.active && !w.disabled_reason ? "false" : "true"} />
-          <button type="submit" class="secondary">
-            {w.disabled_reason ? "Enable again" : w.active ? "Deactivate" : "Activate"}
-          </button>
-        </form>
+        {/* Enabling a webhook that is off is the banner's: it asks what becomes of what it held. */}
+        {w.active && !w.disabled_reason ? (
+          <form method="post" action={`/webhooks/${w.id}/active`}>
+            <CsrfField token={ctx.csrf} />
+            <input type="hidden" name="active" value="false" />
+            <button type="submit" class="secondary">
+              Deactivate
+            </button>
+          </form>
+        ) : null}
       </div>
 
       <details class="panel">
