@@ -344,6 +344,7 @@ export class QueueStore {
   /** Caps every owed row's expiry at `ms` after its event arrived (the webhook went off: held rows expire then). */
   capExpiry(ms: number): void {
     this.sql.exec("UPDATE queue SET expires_at = created_at + ? WHERE seq > ? AND (expires_at IS NULL OR expires_at > created_at + ?)", ms, this.#done, ms);
+    this.#mayExpire = true;
   }
 
   /** Recomputes every row's order key (the webhook's ordering changed) and every head. */
