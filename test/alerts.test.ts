@@ -180,7 +180,7 @@ describe("an alert is not lost", () => {
     await h.send(completed(1));
     for (let i = 0; i < 2; i++) await step(h, alerts);
     // The 4th failure's alert cannot be stored: ingest fails, and the queue keeps it.
-    await env.DB.prepare(
+    await h.log.prepare(
       "CREATE TRIGGER alerts_down BEFORE INSERT ON events WHEN NEW.type = 'webhook.failing' BEGIN SELECT RAISE(ABORT, 'D1 unavailable (test)'); END",
     ).run();
     try {
@@ -188,7 +188,7 @@ describe("an alert is not lost", () => {
       await step(h, alerts);
       expect(await alerts.r.received()).toHaveLength(0);
     } finally {
-      await env.DB.prepare("DROP TRIGGER IF EXISTS alerts_down").run();
+      await h.log.prepare("DROP TRIGGER IF EXISTS alerts_down").run();
     }
     // The next run (the dead letter's, or the alarm set for the retry) emits it, under the id it was given.
     await elapse(h, 60_000);

@@ -5,8 +5,8 @@ import type { Health } from "./health";
 import type { AttemptLog } from "./log";
 import { readMeta, writeMeta } from "./meta";
 import type { Judgement } from "./outcome";
+import type { Row } from "./rows";
 import type { OperationalEvent, QueueSettings } from "./seams";
-import type { Row } from "./store";
 
 /**
  * Alerts: the operational events a webhook's queue owes about its own webhook (webhook.failing, webhook.disabled,

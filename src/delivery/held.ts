@@ -1,8 +1,9 @@
 import type { QueueConfig } from "../webhooks/types";
 import type { Journal } from "./journal";
 import { readMeta, writeMeta } from "./meta";
+import type { Row } from "./rows";
 import type { QueueSettings } from "./seams";
-import type { QueueStore, Row } from "./store";
+import type { QueueStore } from "./store";
 
 /** Rows expired or discarded per statement page, so one step never holds a huge result in memory. */
 const PAGE = 500;

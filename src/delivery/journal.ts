@@ -1,7 +1,8 @@
 import type { QueueConfig } from "../webhooks/types";
 import { closedStatement, type LogStatement, pendingStatement } from "./log";
+import type { Row } from "./rows";
 import type { LogSink } from "./seams";
-import type { QueueStore, Row } from "./store";
+import type { QueueStore } from "./store";
 
 /**
  * The log pipeline: how what the queue does reaches D1, and why a D1 that is slow or down never holds delivery up.

@@ -1,5 +1,6 @@
 import type { QueueConfig } from "../webhooks/types";
-import type { QueueStore, Row } from "./store";
+import type { Row } from "./rows";
+import type { QueueStore } from "./store";
 
 /**
  * Selection: which waiting rows may go out now, per ordering mode, and when the next one will be due. Read-only:

@@ -1,8 +1,8 @@
 import type { QueueConfig } from "../webhooks/types";
 import { type AttemptLog, type LogStatement, logStatements } from "./log";
 import { classifyAttempt, type Outcome } from "./retry";
+import type { Row } from "./rows";
 import type { SentAttempt } from "./send";
-import type { Row } from "./store";
 
 /**
  * Outcome: what one attempt means, as data — pure, so every rule about a result is here and testable alone. The

@@ -13,9 +13,10 @@ import { readMeta, writeMeta } from "./meta";
 import { attemptLog, failureReason } from "./outcome";
 import { Pacing } from "./pacing";
 import { Requests } from "./request";
+import type { Row } from "./rows";
 import { Scheduler } from "./scheduler";
 import { type LogSink, productionSeams, type Seams, shardSink } from "./seams";
-import { QueueStore, type Row } from "./store";
+import { QueueStore } from "./store";
 
 /**
  * One webhook's delivery queue: the only code that talks to receivers. A thin shell: it builds the parts from its

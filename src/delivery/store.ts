@@ -2,6 +2,7 @@ import type { QueueConfig } from "../webhooks/types";
 import type { QueueItem } from "./contract";
 import { readMeta, writeMeta } from "./meta";
 import { orderKey } from "./order-keys";
+import { QUEUE_SCHEMA, type Row, type Start } from "./rows";
 
 /**
  * The row store: a webhook's queue in its Durable Object's SQLite, and the one place that knows what state a queued
@@ -45,55 +46,12 @@ import { orderKey } from "./order-keys";
  *    it is done, sent or not (the queries for rows to send leave sent rows out).
  */
 
-/** A row of the queue. */
-export interface Row extends Record<string, SqlStorageValue> {
-  seq: number;
-  delivery_id: string;
-  event_id: string;
-  event_type: string;
-  payload: string;
-  order_key: string;
-  attempts: number;
-  next_at: number;
-  created_at: number;
-  expires_at: number | null;
-  batch_id: string | null;
-}
-
 /**
  * Spares kept at most. A spare costs storage only (the old payload stays until the row is taken over); deleting one
  * costs a row written. So a queue keeps as many as the deepest backlog it drained, up to this bound, and a backlog
  * deeper than that deletes its extra rows as they finish.
  */
 export const MAX_SPARES = 500;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS queue (
-  seq INTEGER PRIMARY KEY,
-  delivery_id TEXT NOT NULL,
-  event_id TEXT NOT NULL,
-  event_type TEXT NOT NULL,
-  payload TEXT NOT NULL,
-  order_key TEXT NOT NULL DEFAULT '',
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_at INTEGER NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  batch_id TEXT,
-  head INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS queue_line ON queue(order_key, seq) WHERE order_key <> '';
-CREATE INDEX IF NOT EXISTS queue_ready ON queue(next_at, seq) WHERE head = 1;
-CREATE INDEX IF NOT EXISTS queue_expiry ON queue(expires_at) WHERE expires_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
-
-/** How a new row starts. */
-export interface Start {
-  nextAt: number;
-  expiresAt: number | null;
-  attempts: number;
-}
 
 export class QueueStore {
   readonly sql: SqlStorage;
@@ -110,7 +68,7 @@ export class QueueStore {
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
-    sql.exec(SCHEMA);
+    sql.exec(QUEUE_SCHEMA);
     const marks = readMeta<{ done: number; top: number }>(sql, "marks") ?? { done: 0, top: 0 };
     const highest = sql.exec<{ s: number | null }>("SELECT max(seq) AS s FROM queue").one().s ?? 0;
     this.#done = marks.done;

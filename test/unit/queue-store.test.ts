@@ -4,8 +4,9 @@ import type { QueueItem } from "../../src/delivery/contract";
 import { Journal } from "../../src/delivery/journal";
 import { dueUnits, expiredRows } from "../../src/delivery/lines";
 import type { LogStatement } from "../../src/delivery/log";
+import type { Row } from "../../src/delivery/rows";
 import type { LogSink } from "../../src/delivery/seams";
-import { MAX_SPARES, QueueStore, type Row } from "../../src/delivery/store";
+import { MAX_SPARES, QueueStore } from "../../src/delivery/store";
 import type { QueueConfig } from "../../src/webhooks/types";
 import { nodeSql } from "./sqlite";
 
