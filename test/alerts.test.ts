@@ -180,9 +180,9 @@ describe("an alert is not lost", () => {
     await h.send(completed(1));
     for (let i = 0; i < 2; i++) await step(h, alerts);
     // The 4th failure's alert cannot be stored: ingest fails, and the queue keeps it.
-    await h.log.prepare(
-      "CREATE TRIGGER alerts_down BEFORE INSERT ON events WHEN NEW.type = 'webhook.failing' BEGIN SELECT RAISE(ABORT, 'D1 unavailable (test)'); END",
-    ).run();
+    await h.log
+      .prepare("CREATE TRIGGER alerts_down BEFORE INSERT ON events WHEN NEW.type = 'webhook.failing' BEGIN SELECT RAISE(ABORT, 'D1 unavailable (test)'); END")
+      .run();
     try {
       await step(h, alerts);
       await step(h, alerts);
