@@ -64,7 +64,7 @@ export async function deliver(p: Parts, cfg: QueueConfig, unit: Unit): Promise<v
 
 /** Applies a judgement in one synchronous stretch, so the state change, its log and the alerts it owes are committed together. */
 function apply(p: Parts, cfg: QueueConfig, unit: Unit, j: Judgement, attempt: AttemptLog, now: number): void {
-  // ops: the health (failing clock and count) and the alerts they owe (src/delivery/alerts.ts).
+  // The health (failing clock and count) and the alerts they owe (src/delivery/alerts.ts).
   p.alerts.afterAttempt(cfg, unit.rows, j, attempt, () => p.store.owed().count, now);
   if (j.pauseUntil !== null) p.pacing.pause(j.pauseUntil);
   const { rows } = unit;
@@ -86,7 +86,7 @@ function apply(p: Parts, cfg: QueueConfig, unit: Unit, j: Judgement, attempt: At
       p.store.retry(rows, now, unit.batchId);
       p.saveConfig({ ...cfg, active: false });
       p.journal.record(j.statements);
-      // ops: from now on they are held, within the retention and the bound.
+      // From now on they are held, within the retention and the bound.
       p.held.wentOff(cfg, now);
       break;
   }

@@ -30,9 +30,7 @@ export class Health {
 
   constructor(sql: SqlStorage) {
     this.#sql = sql;
-    // A queue that kept only the failing clock (before the counts) goes on from it.
-    const old = readMeta<number>(sql, "failing_since");
-    this.#state = readMeta<HealthState>(sql, "health") ?? { ...HEALTHY, since: old, failures: old === null ? 0 : 1 };
+    this.#state = readMeta<HealthState>(sql, "health") ?? HEALTHY;
   }
 
   get failingSince(): number | null {

@@ -44,7 +44,7 @@ const ROW_COLUMNS = "webhook_id, id, account_id, event_id, event_type, created_a
 
 /**
  * A delivery still to make, as a row of D1 (`pending`, nothing attempted): the object writes it when the delivery
- * has to wait (see the queue's #logHeld). Nothing if D1 has the row already.
+ * has to wait (journal.ts `writePending`). Nothing if D1 has the row already.
  */
 export function pendingStatement(webhookId: string, accountId: string, d: LoggedDelivery, nextAttemptAt: number, now: number): LogStatement {
   return {

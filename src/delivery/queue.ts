@@ -80,7 +80,7 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     if (rekeyed) store.rekey(cfg);
     // Coming back, the failing clock starts again.
     if (cfg.active && previous && !previous.active) health.restart();
-    // ops: a person turned it off (a disable of the queue's own is saved without configure): say so, and hold.
+    // A person turned it off (a disable of the queue's own is saved without configure): say so, and hold.
     const wentOff = previous?.active === true && !cfg.active;
     if (wentOff) {
       held.wentOff(cfg, seams.now());
@@ -121,12 +121,12 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
     for (const item of items) {
       if (!item.fresh && known.has(item.delivery_id)) continue;
       known.add(item.delivery_id);
-      // ops: held while the webhook is off, a delivery expires within the retention too.
+      // Held while the webhook is off, a delivery expires within the retention too.
       const expiresAt = !c.active ? this.#p.held.expiresAt(c, item.created_at) : c.ttl_s ? item.created_at + c.ttl_s * 1000 : null;
       journal.handed(store.add(c, item, { nextAt: item.created_at, expiresAt, attempts: 0 }), now);
       accepted++;
     }
-    // ops: and it keeps at most MAX_HELD_PER_WEBHOOK, the oldest expiring first.
+    // And it keeps at most MAX_HELD_PER_WEBHOOK, the oldest expiring first.
     if (!c.active) this.#p.held.trim(c, now);
     // Held deliveries (the webhook is off) are written pending at once: nothing will send them soon. The run still
     // starts, for what has expired and for the alarm.

@@ -121,7 +121,7 @@ export class Scheduler {
     if (logging) await journal.flush();
     else journal.spill();
     const cfg = this.#p.config();
-    // ops: the alerts this run owes go out now (an alert of a deleted webhook too: its attempts happened), before the
+    // The alerts this run owes go out now (an alert of a deleted webhook too: its attempts happened), before the
     // next wake-up is judged below.
     if (cfg) await this.#p.alerts.emit(cfg.account_id, seams.now());
     // Deliveries left waiting are written pending: all of them when nothing sends soon (a retry, a pause, the webhook
@@ -138,7 +138,7 @@ export class Scheduler {
   #expire(cfg: QueueConfig, now: number): void {
     for (;;) {
       const rows = expiredRows(this.#p.store, now, PAGE);
-      // ops: a held row's expiry may be the retention's, not its ttl_s (src/delivery/held.ts says which).
+      // A held row's expiry may be the retention's, not its ttl_s (src/delivery/held.ts says which).
       const byReason = Map.groupBy(rows, (r) => this.#p.held.expiryReason(cfg, r));
       for (const [reason, group] of byReason) this.#p.journal.close(cfg, group, "expired", reason, now);
       if (rows.length < PAGE) return;
@@ -161,7 +161,7 @@ export class Scheduler {
       // A row's ttl_s may end while it waits (behind a failing head, or held while the webhook is off).
       consider(nextExpiry(store));
     }
-    // ops: an alert due (a gathered dead-letter report, an emission to try again).
+    // An alert due (a gathered dead-letter report, an emission to try again).
     consider(this.#p.alerts.nextWake());
     return next;
   }

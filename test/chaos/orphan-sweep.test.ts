@@ -44,9 +44,10 @@ test.skipIf(!haveSqliteShell())("a hand-off lost after the D1 commit is delivere
 
   // Life goes on: the next event is delivered; the orphan waits, pending in the log, unknown to the queue.
   await expectStatus(ingest("evt_orphan_after", 2), 202);
-  await waitFor(() => sink.received("orphan").length === 2, 20_000);
+  await waitFor(() => sink.received("orphan").some((h) => h.id === "evt_orphan_after"), 20_000);
   await sleep(1000);
-  expect(sink.received("orphan").map((h) => h.id)).toEqual(["evt_orphan_before", "evt_orphan_after"]);
+  // At least once: the delivery sent as the lock came may arrive again (its log could not be written), never out of order.
+  expect([...new Set(sink.received("orphan").map((h) => h.id))]).toEqual(["evt_orphan_before", "evt_orphan_after"]);
   const pending = await deliveriesOf(server, account.key, webhook.id, "pending");
   expect(pending.map((d) => d.event_id)).toEqual(["evt_orphan"]);
 
