@@ -168,6 +168,8 @@ relays.openapi(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ProblemError(426, "Connect with a WebSocket (`Upgrade: websocket`), as `npm run listen -- --forward-to …` does.", {}, { upgrade: "websocket" });
     }
-    return relayOf(c.env, state.relay_id).fetch(c.req.raw);
+    const upgraded = await relayOf(c.env, state.relay_id).fetch(c.req.raw);
+    // A new Response: the stub's headers are immutable, and the edge middleware adds its own on the way out.
+    return new Response(upgraded.body, { status: upgraded.status, headers: upgraded.headers, webSocket: upgraded.webSocket });
   },
 );

@@ -5,7 +5,6 @@ import { queueOf } from "../delivery/queue-stub";
 import { newId } from "../ids";
 import { relayIdOf } from "../relay/contract";
 import { relayOf } from "../relay/stub";
-import { logDb } from "../shards";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
 import { deleteWebhook } from "../webhooks/delete";
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";

@@ -68,9 +68,8 @@ export class RelaySession extends DurableObject<Env> implements RelayRpc {
 
   async init(info: RelayInfo): Promise<void> {
     if (await this.ctx.storage.get("info")) return;
-    const now = this.#now();
-    await this.ctx.storage.put({ info, times: { last_connected_at: null, idle_since: now } satisfies Times });
-    await this.ctx.storage.setAlarm(now + RELAY_IDLE_EXPIRY_MS);
+    await this.ctx.storage.put({ info, times: { last_connected_at: null, idle_since: info.created_at } satisfies Times });
+    await this.ctx.storage.setAlarm(info.created_at + RELAY_IDLE_EXPIRY_MS);
   }
 
   async state(): Promise<RelayState | null> {
@@ -95,12 +94,11 @@ export class RelaySession extends DurableObject<Env> implements RelayRpc {
     for (const old of this.ctx.getWebSockets()) closeQuietly(old, CLOSE_REPLACED, "a newer connection to this relay took over");
     this.ctx.acceptWebSocket(server);
     await this.ctx.storage.put("times", { last_connected_at: this.#now(), idle_since: null } satisfies Times);
-    // What waited while nobody was connected goes out now, in order, instead of at its next backoff.
-    this.ctx.waitUntil(
-      queueOf(this.env, info.webhook_id)
-        .retryNow()
-        .catch((err) => console.error("relay could not wake its queue", info.relay_id, err instanceof Error ? err.message : String(err))),
-    );
+    // What waited while nobody was connected goes out now, in order, instead of at its next backoff. The queue only
+    // marks it due and starts a run in its own invocation, so the upgrade waits for one short RPC.
+    await queueOf(this.env, info.webhook_id)
+      .retryNow()
+      .catch((err) => console.error("relay could not wake its queue", info.relay_id, err instanceof Error ? err.message : String(err)));
     return new Response(null, { status: 101, webSocket: client });
   }
 
