@@ -14,6 +14,8 @@ const ANSWER_BODY_CHARS = 64 * 1024;
 const PING_EVERY_MS = 25_000;
 const PONG_WAIT_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+/** On Ctrl+C, deliveries being forwarded get this long to answer. */
+const STOP_WAIT_MS = 5_000;
 /** Headers the connection owns: fetch sets its own. */
 const HOP_BY_HOP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "upgrade"]);
 
@@ -46,6 +48,9 @@ export async function runRelay({ api, key, forwardTo, relayId, events, out, pain
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
   let backoff = 1000;
   let forwarded = 0;
+  /** Deliveries posted locally whose answer has not gone back yet: a stop waits for them (else they are sent again). */
+  let inFlight = 0;
+  let stopping = false;
 
   const connect = () => {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${key}` } });
@@ -87,7 +92,8 @@ export async function runRelay({ api, key, forwardTo, relayId, events, out, pain
         return;
       }
       if (frame?.type !== "request") return;
-      const answer = await forward(forwardTo, frame);
+      inFlight++;
+      const answer = await forward(forwardTo, frame).finally(() => inFlight--);
       forwarded++;
       if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "response", id: frame.id, ...answer }));
       const h = frame.headers;
@@ -100,6 +106,7 @@ export async function runRelay({ api, key, forwardTo, relayId, events, out, pain
     ws.on("close", (code, reason) => {
       clearInterval(pinger);
       clearTimeout(pongTimer);
+      if (stopping) return;
       if (code === 4004) stop(`The relay is gone: ${reason || "deleted or expired"}. Run without --relay to make a new one.`);
       if (code === 4001) stop("Another `npm run listen` connected to this relay and took over.");
       out(paint.yellow(`Disconnected${code ? ` (${code})` : ""}; reconnecting in ${backoff / 1000} s…`));
@@ -115,10 +122,13 @@ export async function runRelay({ api, key, forwardTo, relayId, events, out, pain
   connect();
 
   for (const signal of ["SIGINT", "SIGTERM"]) {
-    process.on(signal, () => {
+    process.on(signal, async () => {
+      stopping = true;
+      // An answer still on its way would be lost, and the delivery sent again: give those a moment to go back.
+      for (let waited = 0; inFlight > 0 && waited < STOP_WAIT_MS; waited += 50) await new Promise((r) => setTimeout(r, 50));
       out(paint.dim(`\n${forwarded} deliver${forwarded === 1 ? "y" : "ies"} forwarded. Relay ${relay.id} is kept for 24 h: --relay ${relay.id} resumes it.`));
       current?.close(1000, "listen stopped");
-      process.exit(0);
+      setTimeout(() => process.exit(0), 100);
     });
   }
   return new Promise(() => {});
