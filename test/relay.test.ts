@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, test } from "vitest";
 import { call, completed, expectJson, expectProblem, newAccount, sendEvent } from "./support/api";
-import { deliveriesOf, deliveryOf, type Hook, runDue, settle } from "./support/delivery";
+import { alarmOf, deliveriesOf, deliveryOf, type Hook, runDue, settle } from "./support/delivery";
 import { testClock } from "./support/queue-seams";
 import { connect, connectRequest, eventIdsOf, relayHook } from "./support/relay";
 
@@ -136,6 +136,23 @@ describe("relays", () => {
     const d = await deliveryOf(r.hook as Hook, eventId);
     expect(old.frames).toEqual([]);
     expect(d.attempts.map((a: any) => a.error)).toEqual(["connect ECONNREFUSED 127.0.0.1:3000", expect.stringContaining("timed out after 1000 ms")]);
+    await cli.close();
+  });
+
+  test("the local answer's headers count (a 429's Retry-After is waited for), and a test send through the relay answers what the local receiver said", async () => {
+    const r = await relayHook();
+    const cli = await connect(r.relay.id, r.key, [
+      { status: 429, headers: { "retry-after": "120" }, body: "slow down" },
+      { status: 202, body: "test seen" },
+    ]);
+    const eventId = await ingest(r, 1);
+    const wait = (alarmOf(r.hook) ?? 0) - testClock.now();
+    expect(wait).toBeGreaterThan(110_000);
+    const d = await deliveryOf(r.hook as Hook, eventId);
+    expect(d.attempts[0]).toMatchObject({ status_code: 429, response_body: "slow down", response_headers: { "retry-after": "120" } });
+    const tested = await expectJson(call("POST", `/v1/webhooks/${r.relay.webhook_id}/test`, { token: r.key }), 200);
+    expect(tested).toMatchObject({ ok: true, status_code: 202, response_body: "test seen", error: null });
+    expect(JSON.parse(cli.frames[1].body).type).toBe("webhook.test");
     await cli.close();
   });
 

@@ -126,7 +126,8 @@ export class RelaySession extends DurableObject<Env> implements RelayRpc {
       try {
         ws.send(JSON.stringify(frame));
       } catch (err) {
-        settle({ error: `relay not connected: ${err instanceof Error ? err.message : String(err)}`, duration_ms: 0 });
+        // A closing socket, or a frame over the runtime's 1 MiB message limit (a large batch).
+        settle({ error: `relay could not pass the request on: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500), duration_ms: 0 });
       }
     });
   }
