@@ -50,5 +50,9 @@ export type TestResult = Schemas["TestResult"];
 export type Delivery = Schemas["Delivery"];
 export type Attempt = Schemas["Attempt"];
 export type Stats = Schemas["Stats"];
+/** A relay of `npm run listen` (README, "Develop from a laptop (relay)"). */
+export type Relay = Schemas["Relay"];
+export type RelayCreate = Schemas["RelayCreate"];
+export type RelayCreated = Schemas["RelayCreated"];
 /** An error answer (RFC 9457 application/problem+json). */
 export type Problem = Schemas["Problem"];

@@ -7,19 +7,31 @@
 //   npm run listen -- --port 4000 --public-key whpk_…         for a webhook signed with Ed25519
 //   npm run listen -- --port 4000 --secret whsec_… --status 500
 //
-// Plain node:crypto, no dependency, so the same checks can be copied into any receiver.
+//   npm run listen -- --forward-to http://localhost:3000/hooks --api https://webhooks.example.com --key bxk_…
+//                                                             relay mode: deliveries of the deployed service, no tunnel
+//
+// Plain node:crypto, no dependency, so the same checks can be copied into any receiver. The relay mode (relay.mjs)
+// uses the typed client (client/) and the ws package.
 import { createHmac, createPublicKey, timingSafeEqual, verify } from "node:crypto";
 import { createServer } from "node:http";
 import { parseArgs } from "node:util";
 
 const USAGE = `Usage: npm run listen -- [--port 4000] [--host 127.0.0.1] [--secret whsec_…]… [--public-key whpk_…]… [--status 200]
+       npm run listen -- --forward-to http://localhost:3000/hooks --api <service URL> --key bxk_… [--relay rly_…] [--events workflow.*]…
 
   --port        port to listen on (default 4000; 0 picks a free one)
   --host        address to listen on (default 127.0.0.1: only this machine)
   --secret      the webhook's signing secret, to verify v1 (HMAC-SHA256) signatures; repeat during a rotation
   --public-key  the webhook's public key, to verify v1a (Ed25519) signatures; repeat during a rotation
   --status      the HTTP status to answer verified deliveries with (default 200), e.g. 500 to see retries
-  --no-color    plain output (also when NO_COLOR is set or the output is not a terminal)`;
+  --no-color    plain output (also when NO_COLOR is set or the output is not a terminal)
+
+Relay mode (develop against the deployed service from this machine, no tunnel):
+  --forward-to  your local receiver's URL: each delivery is posted there as signed, and its answer is the attempt's
+  --api         the service's URL (or BROXIAI_API_URL)
+  --key         the account's API key, bxk_… (or BROXIAI_API_KEY); its IP allowlist applies
+  --relay       reuse this relay (rly_…) after a restart, instead of making a new one with a new secret
+  --events      event types the relay's webhook subscribes to (default every one); repeat for more`;
 
 /** Standard Webhooks' replay window: a signature is only as good as its timestamp is fresh. */
 const TOLERANCE_S = 5 * 60;
@@ -40,6 +52,11 @@ try {
       "public-key": { type: "string", multiple: true, default: [] },
       status: { type: "string", default: "200" },
       "no-color": { type: "boolean", default: false },
+      "forward-to": { type: "string" },
+      api: { type: "string" },
+      key: { type: "string" },
+      relay: { type: "string" },
+      events: { type: "string", multiple: true, default: [] },
       help: { type: "boolean", short: "h", default: false },
     },
   }));
@@ -76,6 +93,30 @@ const dim = paint("2");
 const green = paint("32");
 const red = paint("31");
 const yellow = paint("33");
+
+if (args["forward-to"] !== undefined || args.api !== undefined || args.relay !== undefined) {
+  const api = args.api ?? process.env.BROXIAI_API_URL;
+  const key = args.key ?? process.env.BROXIAI_API_KEY;
+  if (!args["forward-to"] || !api || !key) fail("relay mode needs --forward-to, --api and --key (or BROXIAI_API_URL and BROXIAI_API_KEY)");
+  for (const [name, value] of [
+    ["--forward-to", args["forward-to"]],
+    ["--api", api],
+  ]) {
+    if (!/^https?:\/\/[^/]/.test(value) || !URL.canParse(value)) fail(`${name} must be an http(s) URL, not "${value}"`);
+  }
+  if (!key.startsWith("bxk_")) fail("--key must be the account's API key (bxk_…)");
+  if (args.relay !== undefined && !/^rly_[0-9A-Z]{26}$/.test(args.relay)) fail(`--relay must be a relay id (rly_…), not "${args.relay}"`);
+  const { runRelay } = await import("./relay.mjs");
+  await runRelay({
+    api,
+    key,
+    forwardTo: args["forward-to"],
+    relayId: args.relay,
+    events: args.events,
+    out: (line) => console.log(line),
+    paint: { bold, dim, green, red, yellow },
+  });
+}
 
 /**
  * Checks a delivery's headers and raw body. Returns null when it is authentic and fresh, otherwise why not.

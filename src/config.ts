@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { QueueRpc } from "./delivery/contract";
 import { ipRuleError } from "./ip-rules";
+import type { RelayRpc } from "./relay/contract";
 
 /** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
 export interface Env {
@@ -9,6 +10,8 @@ export interface Env {
   /** Log shards 1 … LOG_SHARDS − 1 (src/shards.ts). */
   [logShard: `LOG_DB_${number}`]: D1Database | undefined;
   WEBHOOK_QUEUE: DurableObjectNamespace<QueueRpc>;
+  /** One relay session per `npm run listen` relay (src/relay/session.ts). */
+  RELAY_SESSION: DurableObjectNamespace<RelayRpc>;
   PLATFORM_TOKEN: string;
   ENCRYPTION_KEY: string;
   PLATFORM_ALLOWED_IPS?: string;

@@ -1,6 +1,6 @@
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"; // Crockford base32, as ULIDs use
 
-type IdPrefix = "acc" | "key" | "wh" | "evt" | "dlv" | "bat";
+type IdPrefix = "acc" | "key" | "wh" | "evt" | "dlv" | "bat" | "rly";
 
 let lastTime = 0;
 let lastRandom: number[] = [];

@@ -3,6 +3,7 @@ import { runMaintenance } from "./cron";
 import { buildApp } from "./http/app";
 
 export { WebhookQueue } from "./delivery/queue";
+export { RelaySession } from "./relay/session";
 
 const app = buildApp();
 

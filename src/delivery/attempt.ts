@@ -1,6 +1,6 @@
-import { sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/types";
 import type { Alerts } from "./alerts";
+import { sendToDestination } from "./destination";
 import type { Health } from "./health";
 import type { Held } from "./held";
 import type { Journal } from "./journal";
@@ -40,7 +40,8 @@ export async function deliver(p: Parts, cfg: QueueConfig, unit: Unit): Promise<v
     headers = built.logHeaders;
     body = built.logBody;
     // The destination is checked (URL rules, then its host's DNS) before every send; a refusal is a failed attempt.
-    sent = await sendChecked(built.request, p.seams.settings.destinations, p.seams.fetch, p.seams.now);
+    // A relay:// one goes down its relay session's socket instead.
+    sent = await sendToDestination(p.seams, cfg, built.request);
   } catch (err) {
     // Something on our side (a key that cannot be decrypted, say): a failed attempt, retried like any other.
     const message = `could not send: ${err instanceof Error ? err.message : String(err)}`;

@@ -92,6 +92,11 @@ export interface QueueRpc extends Rpc.DurableObjectBranded {
   reserveTest(cfg: QueueConfig): Promise<number>;
   /** Sends one event now, outside the queue, and answers what the receiver said. */
   sendTest(cfg: QueueConfig, item: QueueItem): Promise<TestResult>;
+  /**
+   * Makes every waiting delivery due now, skipping what is left of its backoff, in its order (a relay's CLI has just
+   * connected); held deliveries stay held. Answers how many were waiting.
+   */
+  retryNow(): Promise<{ due: number }>;
   /** What the queue holds now. */
   status(): Promise<QueueStatus>;
   /** Makes sure whatever is due gets sent and the log reaches D1 (the cron calls it). */

@@ -1,10 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../config";
-import { sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/types";
 import { Alerts } from "./alerts";
 import type { Parts } from "./attempt";
 import type { HeldChoice, QueueHealth, QueueItem, QueueRpc, QueueStatus, TestResult } from "./contract";
+import { sendToDestination } from "./destination";
 import { Health } from "./health";
 import { Held } from "./held";
 import { Journal } from "./journal";
@@ -205,7 +205,7 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
       batch_id: null,
     };
     const built = await requests.build(c, { rows: [row], batchId: null }, now);
-    const sent = await sendChecked(built.request, seams.settings.destinations, seams.fetch, seams.now);
+    const sent = await sendToDestination(seams, c, built.request);
     const ok = sent.result.status !== undefined && sent.result.status >= 200 && sent.result.status < 300;
     journal.record(
       logStatements({
@@ -243,6 +243,15 @@ export class WebhookQueue extends DurableObject<Env> implements QueueRpc {
       paused_until: pacing.pausedUntil > now ? pacing.pausedUntil : null,
       failing_since: health.failingSince,
     };
+  }
+
+  async retryNow(): Promise<{ due: number }> {
+    const c = this.#cfg;
+    // Held deliveries (the webhook is off) stay held: only enabling it sends them.
+    if (!c || c.deleted || !c.active) return { due: 0 };
+    const due = this.#p.store.dueNow(this.#p.seams.now());
+    this.#scheduler.kick();
+    return { due };
   }
 
   async sweep(): Promise<void> {

@@ -1,5 +1,7 @@
 import { config, type Env } from "../config";
 import { ingest } from "../ingest";
+import type { RelayRpc } from "../relay/contract";
+import { relayOf } from "../relay/stub";
 import { batches, logDb } from "../shards";
 import { inLists } from "../sql";
 import { type DestinationOptions, destinationOptions } from "../webhooks/resolve";
@@ -60,6 +62,8 @@ export interface Seams {
   random: () => number;
   alarm: Alarm;
   fetch: typeof fetch;
+  /** A relay session (src/relay/session.ts), for a webhook whose destination is relay://. */
+  relay: (relayId: string) => Pick<RelayRpc, "send">;
   /** The log of a log shard (src/shards.ts); a queue writes to its webhook's. */
   log: (shard: number) => LogSink;
   settings: QueueSettings;
@@ -82,6 +86,7 @@ export function productionSeams(ctx: DurableObjectState, env: Env): Seams {
       clear: () => ctx.storage.deleteAlarm(),
     },
     fetch: (input, init) => fetch(input, init),
+    relay: (relayId) => relayOf(env, relayId),
     log: (shard) => d1Sink(logDb(env, shard), env.DB),
     settings: {
       encryptionKey: cfg.ENCRYPTION_KEY,

@@ -10,6 +10,7 @@ import { docsPage } from "./docs";
 import { events } from "./events";
 import { onError, problemResponse, validationProblem } from "./problem";
 import { redelivery } from "./redelivery";
+import { relays } from "./relays";
 import { stats } from "./stats";
 import { webhookActions } from "./webhook-actions";
 import { webhooks } from "./webhooks";
@@ -69,6 +70,8 @@ export function buildApp() {
   app.use("/v1/webhooks/*", account);
   app.use("/v1/deliveries", account);
   app.use("/v1/deliveries/*", account);
+  app.use("/v1/relays", account);
+  app.use("/v1/relays/*", account);
 
   app.route("/", accounts);
   app.route("/", events);
@@ -77,6 +80,7 @@ export function buildApp() {
   app.route("/", deliveries);
   app.route("/", redelivery);
   app.route("/", stats);
+  app.route("/", relays);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

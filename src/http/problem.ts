@@ -28,6 +28,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   413: ["payload-too-large", "Request body too large"],
   415: ["unsupported-media-type", "Unsupported media type"],
   422: ["validation", "Invalid request"],
+  426: ["upgrade-required", "Upgrade required"],
   429: ["rate-limited", "Too many requests"],
   500: ["internal", "Internal error"],
   502: ["bad-gateway", "Receiver could not be reached"],

@@ -3,10 +3,20 @@ import type { Context } from "hono";
 import { config } from "../config";
 import { queueOf } from "../delivery/queue-stub";
 import { newId } from "../ids";
-import { logDb } from "../shards";
+import { relayIdOf } from "../relay/contract";
+import { relayOf } from "../relay/stub";
 import { encryptSecret, generateEd25519Key, generateHmacSecret } from "../signing";
+import { deleteWebhook } from "../webhooks/delete";
 import { maskedHeaders, patchHeaders, sealHeaders } from "../webhooks/headers";
-import { WebhookCheckSchema, WebhookCreateSchema, WebhookSchema, type WebhookSettings, WebhookUpdateSchema, withDefaults } from "../webhooks/model";
+import {
+  WebhookCheckSchema,
+  type WebhookCreate,
+  WebhookCreateSchema,
+  WebhookSchema,
+  type WebhookSettings,
+  WebhookUpdateSchema,
+  withDefaults,
+} from "../webhooks/model";
 import { destinationOptions, resolutionError } from "../webhooks/resolve";
 import { getWebhookRow, insertWebhookStatement, saveWebhookStatement, settingsColumns, toQueueConfig, toWebhook } from "../webhooks/store";
 import type { SealedHeaders, SealedKey, WebhookRow } from "../webhooks/types";
@@ -33,9 +43,22 @@ export async function loadWebhook(c: Context<AppEnv>, id: string): Promise<Webho
 
 /** The URL as written, then (unless private destinations are allowed) what its host resolves to. */
 export async function checkUrl(c: Context<AppEnv>, url: string): Promise<void> {
+  if (url.startsWith("relay://")) return checkRelayUrl(c, url);
   const cfg = config(c.env);
   const err = destinationError(url, { allowPrivate: cfg.ALLOW_PRIVATE_DESTINATIONS }) ?? (await resolutionError(url, destinationOptions(cfg)));
   if (err) throw invalid("url", err);
+}
+
+/**
+ * A relay:// URL is accepted only for a relay of the caller's own account (an existing webhook attached to it); any
+ * other id is refused like a relay that does not exist, so one account cannot send its events to another's laptop.
+ */
+async function checkRelayUrl(c: Context<AppEnv>, url: string): Promise<void> {
+  const id = relayIdOf(url);
+  const state = id ? await relayOf(c.env, id).state() : null;
+  if (!state || state.account_id !== accountOf(c)) {
+    throw invalid("url", "relay:// names no relay of this account; make one with POST /v1/relays (or `npm run listen -- --forward-to …`)");
+  }
 }
 
 /** A fresh signing key of the scheme: what to store (sealed) and what to show the customer once. */
@@ -59,6 +82,47 @@ export async function save(c: Context<AppEnv>, row: WebhookRow): Promise<void> {
   await queueOf(c.env, row.id).configure(toQueueConfig(row));
 }
 
+/**
+ * Stores a new webhook of the caller's account (its URL already checked) and configures its queue; answers the row
+ * and the secret or public key to show once. Past MAX_WEBHOOKS_PER_ACCOUNT it is refused with a 422.
+ */
+export async function insertWebhook(
+  c: Context<AppEnv>,
+  input: WebhookCreate,
+  id = newId("wh"),
+): Promise<{ row: WebhookRow; shown: { secret?: string; public_key?: string } }> {
+  const settings = withDefaults(input);
+  const signing = input.signing ?? "hmac";
+  if (signing === "ed25519" && input.secret) throw invalid("secret", "an ed25519 webhook's key pair is generated; do not send a secret");
+  const { sealed, shown } = await newSigningKey(c, signing, input.secret);
+  const headers = await sealHeaders(config(c.env).ENCRYPTION_KEY, settings.headers);
+  const now = Date.now();
+  const row: WebhookRow = {
+    id,
+    account_id: accountOf(c),
+    ...settingsColumns(settings, headers),
+    disabled_reason: null,
+    signing,
+    public_key: shown.public_key ?? null,
+    secrets: JSON.stringify([sealed]),
+    log_shard: logShardOf(c),
+    created_at: now,
+    updated_at: now,
+    deleted_at: null,
+  };
+  // The cap is checked by the insert itself, so concurrent creates cannot pass it together.
+  const cap = config(c.env).MAX_WEBHOOKS_PER_ACCOUNT;
+  const inserted = await insertWebhookStatement(c.env.DB, row, cap).run();
+  if (inserted.meta.changes === 0) {
+    throw new ProblemError(
+      422,
+      `This account already has ${cap} webhooks, the most it may have (MAX_WEBHOOKS_PER_ACCOUNT). Delete one it no longer needs, or ask the operator for a higher limit.`,
+    );
+  }
+  await queueOf(c.env, row.id).configure(toQueueConfig(row));
+  return { row, shown };
+}
+
 webhooks.openapi(
   createRoute({
     method: "post",
@@ -73,35 +137,7 @@ webhooks.openapi(
   async (c) => {
     const input = c.req.valid("json");
     await checkUrl(c, input.url);
-    const settings = withDefaults(input);
-    const signing = input.signing ?? "hmac";
-    if (signing === "ed25519" && input.secret) throw invalid("secret", "an ed25519 webhook's key pair is generated; do not send a secret");
-    const { sealed, shown } = await newSigningKey(c, signing, input.secret);
-    const headers = await sealHeaders(config(c.env).ENCRYPTION_KEY, settings.headers);
-    const now = Date.now();
-    const row: WebhookRow = {
-      id: newId("wh", now),
-      account_id: accountOf(c),
-      ...settingsColumns(settings, headers),
-      disabled_reason: null,
-      signing,
-      public_key: shown.public_key ?? null,
-      secrets: JSON.stringify([sealed]),
-      log_shard: logShardOf(c),
-      created_at: now,
-      updated_at: now,
-      deleted_at: null,
-    };
-    // The cap is checked by the insert itself, so concurrent creates cannot pass it together.
-    const cap = config(c.env).MAX_WEBHOOKS_PER_ACCOUNT;
-    const inserted = await insertWebhookStatement(c.env.DB, row, cap).run();
-    if (inserted.meta.changes === 0) {
-      throw new ProblemError(
-        422,
-        `This account already has ${cap} webhooks, the most it may have (MAX_WEBHOOKS_PER_ACCOUNT). Delete one it no longer needs, or ask the operator for a higher limit.`,
-      );
-    }
-    await queueOf(c.env, row.id).configure(toQueueConfig(row));
+    const { row, shown } = await insertWebhook(c, input);
     // A new webhook has no health to ask its queue about yet.
     return c.json({ ...toWebhook(row), ...stateOf(row, null, 0), ...shown }, 201);
   },
@@ -200,26 +236,7 @@ webhooks.openapi(
     responses: { 204: { description: "Deleted" }, 401: errors[401], 404: errors[404] },
   }),
   async (c) => {
-    const row = await loadWebhook(c, c.req.valid("param").webhook_id);
-    const now = Date.now();
-    const deleted: WebhookRow = { ...row, deleted_at: now, active: 0, updated_at: Math.max(now, row.updated_at + 1) };
-    // The queue lets go first: if D1 then fails, the customer's retry of the DELETE finishes the job, whereas a
-    // queue never told would keep sending for a webhook that D1 (and so the sweeper) considers gone.
-    await queueOf(c.env, row.id).configure(toQueueConfig(deleted));
-    const log = logDb(c.env, row.log_shard);
-    // `status <> 'delivered'` (implied) lets SQLite find them through the partial index deliveries_open.
-    const cancel = log
-      .prepare(
-        "UPDATE deliveries INDEXED BY deliveries_open SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE webhook_id = ? AND status = 'pending' AND status <> 'delivered'",
-      )
-      .bind(now, row.id);
-    // In another shard the log is cancelled first: a DELETE retried after a failure between the two still finds the
-    // webhook and finishes, where one that had lost its webhook first would leave its deliveries pending for good.
-    if (log === c.env.DB) await c.env.DB.batch([saveWebhookStatement(c.env.DB, deleted), cancel]);
-    else {
-      await cancel.run();
-      await saveWebhookStatement(c.env.DB, deleted).run();
-    }
+    await deleteWebhook(c.env, await loadWebhook(c, c.req.valid("param").webhook_id), Date.now());
     return c.body(null, 204);
   },
 );

@@ -101,3 +101,38 @@ test("Ed25519 (v1a) deliveries verify with only the public key", async () => {
   expect((await fetch(l.url, { method: "POST", headers: { ...headers, "webhook-timestamp": String(ts - 1) }, body })).status).toBe(401);
   expect(await printed(l, "rejected")).toContain("✓ verified workflow.completed");
 });
+
+test("relay mode refuses an incomplete or malformed command line before it calls the service, saying what is missing", async () => {
+  const run = (...args: string[]) =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ["scripts/listen.mjs", "--no-color", ...args], {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, BROXIAI_API_URL: "", BROXIAI_API_KEY: "" },
+      });
+      let out = "";
+      child.stdout?.on("data", (d) => (out += d));
+      child.stderr?.on("data", (d) => (out += d));
+      child.on("exit", (code) => resolve({ code, out }));
+    });
+  expect(await run("--forward-to", "http://localhost:3000/hooks")).toMatchObject({
+    code: 2,
+    out: expect.stringContaining("needs --forward-to, --api and --key"),
+  });
+  expect(await run("--forward-to", "localhost:3000", "--api", "http://127.0.0.1:1", "--key", "bxk_x")).toMatchObject({
+    code: 2,
+    out: expect.stringContaining("--forward-to must be an http(s) URL"),
+  });
+  expect(await run("--forward-to", "http://localhost:3000", "--api", "http://127.0.0.1:1", "--key", "whsec_x")).toMatchObject({
+    code: 2,
+    out: expect.stringContaining("--key must be"),
+  });
+  expect(await run("--forward-to", "http://localhost:3000", "--api", "http://127.0.0.1:1", "--key", "bxk_x", "--relay", "wh_1")).toMatchObject({
+    code: 2,
+    out: expect.stringContaining("--relay must be a relay id"),
+  });
+  // A service that cannot be reached is said plainly, and the CLI stops.
+  expect(await run("--forward-to", "http://localhost:3000", "--api", "http://127.0.0.1:1", "--key", "bxk_x")).toMatchObject({
+    code: 1,
+    out: expect.stringContaining("Could not reach http://127.0.0.1:1"),
+  });
+});
