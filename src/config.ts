@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { QueueRpc } from "./delivery/contract";
+import type { FanoutMessage } from "./events/fanout-contract";
 import { ipRuleError } from "./ip-rules";
 
 /** The Worker's bindings and variables as wrangler.toml and .dev.vars declare them. */
@@ -9,6 +10,8 @@ export interface Env {
   /** Log shards 1 … LOG_SHARDS − 1 (src/shards.ts). */
   [logShard: `LOG_DB_${number}`]: D1Database | undefined;
   WEBHOOK_QUEUE: DurableObjectNamespace<QueueRpc>;
+  /** The Cloudflare Queue of large broadcasts' fan-out pages (src/events/fanout.ts). */
+  FANOUT: Queue<FanoutMessage>;
   PLATFORM_TOKEN: string;
   ENCRYPTION_KEY: string;
   PLATFORM_ALLOWED_IPS?: string;
@@ -23,6 +26,7 @@ export interface Env {
   FAILING_ALERT_AFTER?: string;
   DEAD_LETTER_ALERT_WINDOW_S?: string;
   MAX_HELD_PER_WEBHOOK?: string;
+  FANOUT_DIRECT_MAX?: string;
 }
 
 const flag = z
@@ -67,6 +71,9 @@ const ConfigSchema = z.object({
   FAILING_ALERT_AFTER: z.coerce.number().int().min(1).default(4),
   DEAD_LETTER_ALERT_WINDOW_S: z.coerce.number().min(0).default(3600),
   MAX_HELD_PER_WEBHOOK: z.coerce.number().int().min(1).default(10_000),
+  // Up to this many webhooks, a broadcast is handed off within its ingest call (one RPC each); past it, in pages
+  // through the FANOUT queue, so that no invocation nears the 1,000-subrequest limit.
+  FANOUT_DIRECT_MAX: z.coerce.number().int().min(0).max(500).default(100),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */
