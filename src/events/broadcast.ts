@@ -55,9 +55,7 @@ export async function storeBroadcasts(env: Env, events: Accepted[], now: number,
     if (chosen.length > config(env).FANOUT_DIRECT_MAX) {
       plan.answer(
         e.index,
-        (await startFanout(env, event, chosen, now))
-          ? { status: 202, body: { id: e.id, deliveries: chosen.length } }
-          : await storedMeanwhile(env, e.id),
+        (await startFanout(env, event, chosen, now)) ? { status: 202, body: { id: e.id, deliveries: chosen.length } } : await storedMeanwhile(env, e.id),
       );
       continue;
     }

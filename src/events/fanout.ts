@@ -138,9 +138,7 @@ export async function requeueFanout(env: Env, now: number): Promise<number> {
   if (stale.length === 0) return 0;
   console.warn("queuing fan-out pages again", stale.length, [...new Set(stale.map((p) => p.event_id))].join(", "));
   await sendPages(env, stale);
-  await env.DB.prepare(
-    "UPDATE fanout_pages SET queued_at = ? WHERE (event_id, page) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))",
-  )
+  await env.DB.prepare("UPDATE fanout_pages SET queued_at = ? WHERE (event_id, page) IN (SELECT value ->> 0, value ->> 1 FROM json_each(?))")
     .bind(now, JSON.stringify(stale.map((p) => [p.event_id, p.page])))
     .run();
   return stale.length;
