@@ -159,7 +159,7 @@ export async function consume(
     messages.map((body, i) => ({ id: ids[i], timestamp: new Date(), attempts: opts.attempts ?? 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue!(batch, countedEnv(meter, queue, { refuse: opts.refuse }), ctx);
+  await worker.queue(batch, countedEnv(meter, queue, { refuse: opts.refuse }));
   const result = await getQueueResult(batch, ctx);
   const retried = new Set(result.retryMessages.map((m) => m.msgId));
   const acked = new Set(result.explicitAcks);
