@@ -11,7 +11,7 @@ import { BROADCAST, type EventRow } from "./stored";
 /**
  * One page of a large broadcast's fan-out (events/fanout.ts), run by the FANOUT queue's consumer: write the copy of
  * the broadcast in each of the page's accounts (in its log shard), listing the deliveries it hands off, then hand
- * them to their webhooks' queues, then delete the page.
+ * them to their webhooks' queues, then delete the page. Answers how many hand-offs it made.
  *
  * Run twice — a redelivered message, a consumer that died mid-page, the cron queuing it again — it creates nothing
  * twice: a copy is inserted only where the account has no event with that id, and every hand-off is read back from
@@ -20,7 +20,7 @@ import { BROADCAST, type EventRow } from "./stored";
  * webhook-id. A copy marked `fanout` is this broadcast's; an account's own event with that id (fanout 0) is left
  * alone, as a direct broadcast leaves it.
  */
-export async function runPage(env: Env, msg: FanoutMessage): Promise<"done" | "gone"> {
+export async function runPage(env: Env, msg: FanoutMessage): Promise<number> {
   const db = env.DB;
   const [records, hooks, accounts] = await db.batch<Record<string, unknown>>([
     db
@@ -45,7 +45,7 @@ export async function runPage(env: Env, msg: FanoutMessage): Promise<"done" | "g
   if (!record) {
     // No page: it is done. (Or the broadcast's record was purged past retention: its page goes too.)
     await done();
-    return "gone";
+    return 0;
   }
   const webhooks = new Map((hooks.results as unknown as WebhookRow[]).map((w) => [w.id, w]));
   const planned = new Map<string, [webhookId: string, deliveryId: string][]>();
@@ -69,13 +69,16 @@ export async function runPage(env: Env, msg: FanoutMessage): Promise<"done" | "g
   const written = await batches<Pick<EventRow, "account_id" | "fanout" | "handoffs">>(parts);
 
   const plan = new HandoffPlan(1);
+  let handed = 0;
   plan.answer(0, { status: 202, body: { id: record.id, deliveries: 0 } });
   for (const results of written) {
     for (const copy of results.at(-1)?.results ?? []) {
       if (copy.fanout !== 1) continue;
       for (const [webhookId, deliveryId] of JSON.parse(copy.handoffs) as [string, string][]) {
         const webhook = webhooks.get(webhookId);
-        if (webhook) plan.add(webhook, itemFor(record, webhook, deliveryId), 0);
+        if (!webhook) continue;
+        plan.add(webhook, itemFor(record, webhook, deliveryId), 0);
+        handed++;
       }
     }
   }
@@ -83,7 +86,7 @@ export async function runPage(env: Env, msg: FanoutMessage): Promise<"done" | "g
   // A failed hand-off was written pending (HandoffPlan); the page runs again and hands it off then.
   if ("error" in result) throw new Error(`a hand-off of fan-out page ${msg.page} of ${msg.event_id} failed`);
   await done();
-  return "done";
+  return handed;
 }
 
 /** An account's copy listing its hand-offs; nothing when the account has an event with that id (its own, or this one). */
@@ -102,14 +105,25 @@ function zeroCopiesStatement(db: D1Database, record: EventRow, accounts: string[
     .bind(record.id, record.type, record.timestamp, record.data, record.created_at, JSON.stringify(accounts));
 }
 
+/** Hand-offs one invocation makes before it leaves the rest of its batch for the next (one subrequest each). */
+const INVOCATION_HANDOFFS = 500;
+
 /**
  * The FANOUT queue's consumer: each page in turn (its hand-offs at once), acknowledged when done, retried when it
  * failed (the queue redelivers it; after max_retries the cron queues it again, since its row outlives the message).
+ * A page is whole accounts, so one with an account of more than FANOUT_PAGE webhooks is larger: once the invocation
+ * has made INVOCATION_HANDOFFS hand-offs, the batch's remaining pages are retried rather than run, which keeps it
+ * within the 1,000 subrequests whatever MAX_WEBHOOKS_PER_ACCOUNT allows (up to ~900 webhooks in one account).
  */
 export async function consumeFanout(batch: MessageBatch<FanoutMessage>, env: Env): Promise<void> {
+  let handed = 0;
   for (const msg of batch.messages) {
+    if (handed >= INVOCATION_HANDOFFS) {
+      msg.retry();
+      continue;
+    }
     try {
-      await runPage(env, msg.body);
+      handed += await runPage(env, msg.body);
       msg.ack();
     } catch (err) {
       console.error("fan-out page failed; it is retried", msg.body.event_id, msg.body.page, err instanceof Error ? err.message : String(err));

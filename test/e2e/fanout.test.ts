@@ -43,6 +43,9 @@ async function pool<T, R>(items: T[], width: number, fn: (item: T, i: number) =>
   return out;
 }
 
+/** The lines wrangler prints for each batch the local queue delivered ("QUEUE broxiai-webhooks-fanout 5/5 (812ms)"). */
+const queueLines = (output: string) => output.split("\n").filter((l) => /QUEUE|fan-out/.test(l));
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -87,7 +90,8 @@ test(`a broadcast to ${WEBHOOKS} webhooks across ${ACCOUNTS} accounts reaches ea
   if (!all) {
     throw new Error(
       `${reached} of ${WEBHOOKS} webhooks received the broadcast within ${budgetMs / 1000} s. If the count stopped growing, the local ` +
-        "queue broker of wrangler dev may have stopped dispatching under machine load (a known miniflare issue; see README, Tests).",
+        "queue broker of wrangler dev may have stopped dispatching under machine load (a known miniflare issue; see README, Tests). " +
+        `The queue's last batches, as wrangler printed them:\n${queueLines(server.output()).slice(-8).join("\n")}`,
     );
   }
   // Nothing more arrives: each webhook got it once, under its one delivery id.
@@ -96,6 +100,8 @@ test(`a broadcast to ${WEBHOOKS} webhooks across ${ACCOUNTS} accounts reaches ea
   expect(new Set(names.map((n) => got(n)[0].delivery)).size).toBe(WEBHOOKS);
   const after = sink.received("a0w0").filter((h) => h.id !== "mnt_fanout_e2e");
   expect(after).toHaveLength(6);
+  const batches = queueLines(server.output()).filter((l) => l.includes("QUEUE"));
+  console.log(`${batches.length} consumer batches; the last: ${batches.at(-1) ?? "?"}`);
   console.log(
     `fan-out to ${WEBHOOKS}: broadcast ingest ${broadcastMs.toFixed(0)} ms, ordinary ingest median ${median(ordinary).toFixed(0)} ms; ` +
       `all delivered ${((allAt - sent) / 1000).toFixed(1)} s after the broadcast was sent`,
