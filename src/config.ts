@@ -27,6 +27,7 @@ export interface Env {
   DEAD_LETTER_ALERT_WINDOW_S?: string;
   MAX_HELD_PER_WEBHOOK?: string;
   FANOUT_DIRECT_MAX?: string;
+  FANOUT_REQUEUE_AFTER_S?: string;
 }
 
 const flag = z
@@ -74,6 +75,8 @@ const ConfigSchema = z.object({
   // Up to this many webhooks, a broadcast is handed off within its ingest call (one RPC each); past it, in pages
   // through the FANOUT queue, so that no invocation nears the 1,000-subrequest limit.
   FANOUT_DIRECT_MAX: z.coerce.number().int().min(0).max(500).default(100),
+  // A fan-out page queued this long ago and not done is queued again by the cron (a lost or dropped message).
+  FANOUT_REQUEUE_AFTER_S: z.coerce.number().int().min(1).default(600),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

@@ -145,8 +145,8 @@ export function costTables(cost) {
 export function fanoutTable(f) {
   if (!f?.sizes?.length) return "Not measured in this run.";
   const lines = [
-    row(["webhooks (accounts)", "answer", "ingest ms", "ordinary event ingest ms", "first delivery ms", "all delivered ms", "delivered (unique)"]),
-    row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]),
+    row(["webhooks (accounts)", "answer", "ingest ms", "ordinary event ingest ms", "first delivery ms", "all delivered ms", "delivered (unique)", "cron runs"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
   ];
   for (const s of f.sizes) {
     lines.push(
@@ -158,6 +158,7 @@ export function fanoutTable(f) {
         fmt(s.first_ms),
         s.complete ? fmt(s.all_ms) : "incomplete",
         `${s.delivered} (${s.unique})`,
+        String(s.crons_to_requeue ?? 0),
       ]),
     );
   }

@@ -1,4 +1,4 @@
-import type { Env } from "../config";
+import { config, type Env } from "../config";
 import type { FanoutMessage } from "./fanout-contract";
 import { COLUMNS, isRepeat } from "./store";
 import { BROADCAST, type Payload } from "./stored";
@@ -17,8 +17,6 @@ import { BROADCAST, type Payload } from "./stored";
 
 /** Webhooks per page, at most (but for an account with more): a consumer batch of 5 pages makes ~520 subrequests. */
 export const FANOUT_PAGE = 100;
-/** A page queued this long ago and not done is queued again by the cron (its consumer is idempotent). */
-export const FANOUT_REQUEUE_AFTER_MS = 10 * 60_000;
 /** Pages per statement that stores them (one bound JSON array of at most ~5,000 webhook ids, ~150 KB). */
 const PAGES_PER_STATEMENT = 50;
 /** Messages per sendBatch call (Cloudflare Queues' limit is 100 messages and 256 KB; ours are ~60 bytes each). */
@@ -125,14 +123,14 @@ async function sendPages(env: Env, messages: FanoutMessage[]): Promise<void> {
 }
 
 /**
- * The cron's part: pages queued more than FANOUT_REQUEUE_AFTER_MS ago and still not done (their message was lost,
- * dropped after its retries, or is merely slow) are queued again, at most REQUEUE_PAGES a run. A page run twice hands
+ * The cron's part: pages queued more than FANOUT_REQUEUE_AFTER_S (default 10 minutes) ago and still not done (their
+ * message was lost, dropped after its retries, or is merely slow) are queued again, at most REQUEUE_PAGES a run. A page run twice hands
  * nothing twice (events/fanout-page.ts), so queuing a slow page again costs one more run of it, never a duplicate.
  */
 export async function requeueFanout(env: Env, now: number): Promise<number> {
   const stale = (
     await env.DB.prepare("SELECT event_id, page FROM fanout_pages WHERE queued_at < ? ORDER BY queued_at LIMIT ?")
-      .bind(now - FANOUT_REQUEUE_AFTER_MS, REQUEUE_PAGES)
+      .bind(now - config(env).FANOUT_REQUEUE_AFTER_S * 1000, REQUEUE_PAGES)
       .all<FanoutMessage>()
   ).results;
   if (stale.length === 0) return 0;

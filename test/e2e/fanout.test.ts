@@ -1,14 +1,17 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type DevServer, startDevServer } from "../support/dev-server";
-import { apiOf, completedData, createWebhook, expectAnswer, newAccount, sleep, waitFor } from "../support/e2e-kit";
+import { apiOf, completedData, createWebhook, expectAnswer, newAccount, sleep, triggerCron } from "../support/e2e-kit";
 import { Sink } from "../support/sink";
 
 // A large broadcast through the FANOUT queue as `npm start` runs it (wrangler dev runs the queue locally): every
 // webhook of every account gets it exactly once, and ingest answers within its usual time. FANOUT_ACCOUNTS accounts
 // of 10 webhooks each: 100 (1,000 webhooks) in npm test, 300 (3,000) with `npm run test:fanout`.
 //
-// Known issue: under heavy machine load the local queue broker of wrangler dev (miniflare) can stop dispatching
-// batches (its flush timer does not fire); the wait below is bounded and says so when it runs out.
+// Known issue: the local queue broker of wrangler dev (miniflare) keeps its messages in memory, and with thousands of
+// Durable Objects awake workerd can evict it with them: the pages still queued are gone (seen at 3,000 webhooks, after
+// 1,000–2,500 had theirs). Their rows in D1 stay, and the cron queues such pages again, as it would lost messages in
+// production: wrangler dev runs no cron, so the test runs it (FANOUT_REQUEUE_AFTER_S 15) whenever arrivals stall, and
+// says how often it did. The wait is bounded, and its failure says where it stood.
 
 const ACCOUNTS = Number(process.env.FANOUT_ACCOUNTS ?? 100);
 const PER_ACCOUNT = 10;
@@ -20,7 +23,7 @@ let sink: Sink;
 
 beforeAll(async () => {
   sink = await Sink.start();
-  server = await startDevServer();
+  server = await startDevServer({ vars: { FANOUT_REQUEUE_AFTER_S: "15" } });
 });
 afterAll(async () => {
   await server?.stop();
@@ -83,14 +86,28 @@ test(`a broadcast to ${WEBHOOKS} webhooks across ${ACCOUNTS} accounts reaches ea
   expect(answer).toEqual({ id: "mnt_fanout_e2e", deliveries: WEBHOOKS });
 
   const got = (name: string) => sink.received(name).filter((h) => h.id === "mnt_fanout_e2e");
+  const reached = () => names.filter((n) => got(n).length > 0).length;
   const budgetMs = 60_000 + WEBHOOKS * 60;
-  const all = await waitFor(() => names.every((n) => got(n).length > 0), budgetMs, 500);
-  const reached = names.filter((n) => got(n).length > 0).length;
+  const deadline = Date.now() + budgetMs;
+  let crons = 0;
+  let last = 0;
+  let lastChange = Date.now();
+  while (reached() < WEBHOOKS && Date.now() < deadline) {
+    await sleep(500);
+    if (reached() !== last) {
+      last = reached();
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange > 20_000) {
+      // Stalled: the broker lost what it held (above). The cron queues again the pages not done 15 s after queuing.
+      await triggerCron(server);
+      crons++;
+      lastChange = Date.now();
+    }
+  }
   const allAt = Date.now();
-  if (!all) {
+  if (reached() < WEBHOOKS) {
     throw new Error(
-      `${reached} of ${WEBHOOKS} webhooks received the broadcast within ${budgetMs / 1000} s. If the count stopped growing, the local ` +
-        "queue broker of wrangler dev may have stopped dispatching under machine load (a known miniflare issue; see README, Tests). " +
+      `${reached()} of ${WEBHOOKS} webhooks received the broadcast within ${budgetMs / 1000} s, the cron run ${crons} times on the way. ` +
         `The queue's last batches, as wrangler printed them:\n${queueLines(server.output()).slice(-8).join("\n")}`,
     );
   }
@@ -101,7 +118,7 @@ test(`a broadcast to ${WEBHOOKS} webhooks across ${ACCOUNTS} accounts reaches ea
   const after = sink.received("a0w0").filter((h) => h.id !== "mnt_fanout_e2e");
   expect(after).toHaveLength(6);
   const batches = queueLines(server.output()).filter((l) => l.includes("QUEUE"));
-  console.log(`${batches.length} consumer batches; the last: ${batches.at(-1) ?? "?"}`);
+  console.log(`${batches.length} consumer batches; the cron run ${crons} times to queue lost pages again`);
   console.log(
     `fan-out to ${WEBHOOKS}: broadcast ingest ${broadcastMs.toFixed(0)} ms, ordinary ingest median ${median(ordinary).toFixed(0)} ms; ` +
       `all delivered ${((allAt - sent) / 1000).toFixed(1)} s after the broadcast was sent`,
