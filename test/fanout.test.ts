@@ -189,6 +189,21 @@ describe("a broadcast to 600 webhooks across 60 accounts on both shards", { time
     expect(listed.data.map((d: { id: string }) => d.id).sort()).toEqual(a.hooks.map((h) => after.get(h.id)![0]).sort());
   });
 
+  test("a batch larger than the consumer's share runs pages until 500 hand-offs and leaves the rest for a retry", async () => {
+    const queue = new HeldQueue();
+    await broadcast(queue, "mnt_budget");
+    const pages = queue.take();
+    expect(pages.length).toBeGreaterThanOrEqual(7);
+    // All of them in one invocation (more than max_batch_size allows, as a larger setting or a large account would).
+    const first = await consume(queue, pages);
+    expect(first.subrequests).toBeLessThanOrEqual(LIMIT);
+    expect(first.retried.length).toBeGreaterThanOrEqual(1);
+    expect(first.acked.length + first.retried.length).toBe(pages.length);
+    expect(await consume(queue, first.retried, { attempts: 2 })).toMatchObject({ retried: [] });
+    await settleAll();
+    for (const got of (await receivedOf(accounts, "mnt_budget")).values()) expect(got).toHaveLength(1);
+  });
+
   test("pages whose messages were lost are queued again by the cron, once they are overdue", async () => {
     const queue = new HeldQueue();
     await broadcast(queue, "mnt_lost");
