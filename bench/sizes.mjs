@@ -51,7 +51,7 @@ const QUICK = {
   firstRound: { baseline: 300, w1: 60, w10: 15, w100: 2 },
   estimateMs: { single: 35_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, fanout: 30_000, cost: 25_000 },
   budgetMs: 270_000,
-  hardLimitMs: 320_000,
+  hardLimitMs: 355_000,
 };
 
 /** The sizes of a full or a quick run. */
