@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: the service under `wrangler dev` against a forward-only Worker in the same runtime, in one
 // bounded run. The single-event path comes first (how workflow events arrive), then its CPU profile, ingest alone,
-// batch-fed delivery, an open loop, the backlog drain with memory, and the cost per delivery (counting build).
+// batch-fed delivery, an open loop, the backlog drain with memory, a broadcast's fan-out to 1,000 and 3,000 webhooks,
+// and the cost per delivery (counting build).
 // Flags: --quick (a smoke run with small counts), --phases=a,b (some phases only), --variant=NAME, --out=FILE,
 // --readme (with --quick: write the results section anyway). 127.0.0.1 only; every child dies with the run.
 // bench/README.md says what each figure means.
@@ -24,6 +25,7 @@ import { ROOT } from "./lib/wrangler.mjs";
 import { backlog } from "./phases/backlog.mjs";
 import { batchfed } from "./phases/batchfed.mjs";
 import { measureCost } from "./phases/cost.mjs";
+import { fanout } from "./phases/fanout.mjs";
 import { ingest } from "./phases/ingest.mjs";
 import { openloop } from "./phases/openloop.mjs";
 import { profile } from "./phases/profile.mjs";
@@ -55,6 +57,7 @@ const results = {
   batchfed: null,
   openloop: null,
   backlog: null,
+  fanout: null,
   cost: null,
   targets: [],
   notes: [],
@@ -132,6 +135,7 @@ async function main() {
       results.openloop = await openloop(ctx, { ingestRate, deliverRate: results.batchfed?.w1?.delivered_per_s?.median });
     }
     if (selected("backlog")) results.backlog = await backlog(ctx);
+    if (selected("fanout")) results.fanout = await fanout(ctx);
   } catch (err) {
     err.message += `\n--- service log (tail) ---\n${svc.log().slice(-4000)}`;
     throw err;

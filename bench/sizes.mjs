@@ -2,7 +2,7 @@
 // from `firstRound`; `estimateMs` is what each phase is expected to take on this 2-core machine, so that an earlier
 // phase stops adding rounds while the later ones would no longer fit in the budget.
 
-export const PHASES = ["single", "profile", "ingest", "batchfed", "openloop", "backlog", "cost"];
+export const PHASES = ["single", "profile", "ingest", "batchfed", "openloop", "backlog", "fanout", "cost"];
 
 const FULL = {
   rounds: 5,
@@ -21,11 +21,13 @@ const FULL = {
   batchSize: 100,
   loadSeconds: 8,
   backlog: [1000, 10000],
+  // Broadcast fan-out (phase "fanout"): webhooks, 10 to an account, the first size's accounts kept for the next.
+  fanout: [1000, 3000],
   costEvents: { light: 30, load: 300, batch: 300, steady: 300, fanout10: 30 },
   firstRound: { baseline: 600, w1: 150, w10: 30, w100: 4 },
-  estimateMs: { single: 100_000, profile: 15_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, cost: 45_000 },
-  budgetMs: 560_000,
-  hardLimitMs: 595_000,
+  estimateMs: { single: 100_000, profile: 15_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, fanout: 180_000, cost: 45_000 },
+  budgetMs: 740_000,
+  hardLimitMs: 895_000,
 };
 
 const QUICK = {
@@ -44,11 +46,12 @@ const QUICK = {
   batchSize: 100,
   loadSeconds: 3,
   backlog: [100, 400],
+  fanout: [200, 400],
   costEvents: { light: 10, load: 60, batch: 100, steady: 60, fanout10: 10 },
   firstRound: { baseline: 300, w1: 60, w10: 15, w100: 2 },
-  estimateMs: { single: 35_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, cost: 25_000 },
-  budgetMs: 240_000,
-  hardLimitMs: 290_000,
+  estimateMs: { single: 35_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, fanout: 30_000, cost: 25_000 },
+  budgetMs: 270_000,
+  hardLimitMs: 355_000,
 };
 
 /** The sizes of a full or a quick run. */

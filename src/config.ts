@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { QueueRpc } from "./delivery/contract";
+import type { FanoutMessage } from "./events/fanout-contract";
 import { ipRuleError } from "./ip-rules";
 import type { RelayRpc } from "./relay/contract";
 
@@ -12,6 +13,8 @@ export interface Env {
   WEBHOOK_QUEUE: DurableObjectNamespace<QueueRpc>;
   /** One relay session per `npm run listen` relay (src/relay/session.ts). */
   RELAY_SESSION: DurableObjectNamespace<RelayRpc>;
+  /** The Cloudflare Queue of large broadcasts' fan-out pages (src/events/fanout.ts). */
+  FANOUT: Queue<FanoutMessage>;
   PLATFORM_TOKEN: string;
   ENCRYPTION_KEY: string;
   PLATFORM_ALLOWED_IPS?: string;
@@ -26,6 +29,8 @@ export interface Env {
   FAILING_ALERT_AFTER?: string;
   DEAD_LETTER_ALERT_WINDOW_S?: string;
   MAX_HELD_PER_WEBHOOK?: string;
+  FANOUT_DIRECT_MAX?: string;
+  FANOUT_REQUEUE_AFTER_S?: string;
 }
 
 const flag = z
@@ -70,6 +75,11 @@ const ConfigSchema = z.object({
   FAILING_ALERT_AFTER: z.coerce.number().int().min(1).default(4),
   DEAD_LETTER_ALERT_WINDOW_S: z.coerce.number().min(0).default(3600),
   MAX_HELD_PER_WEBHOOK: z.coerce.number().int().min(1).default(10_000),
+  // Up to this many webhooks, a broadcast is handed off within its ingest call (one RPC each); past it, in pages
+  // through the FANOUT queue, so that no invocation nears the 1,000-subrequest limit.
+  FANOUT_DIRECT_MAX: z.coerce.number().int().min(0).max(500).default(100),
+  // A fan-out page queued this long ago and not done is queued again by the cron (a lost or dropped message).
+  FANOUT_REQUEUE_AFTER_S: z.coerce.number().int().min(1).default(600),
 });
 
 /** Configuration parsed once from `env`; every value documented in wrangler.toml and README.md. */

@@ -1,5 +1,6 @@
 import { config, type Env } from "./config";
 import { queueOf } from "./delivery/queue-stub";
+import { requeueFanout } from "./events/fanout";
 import type { EventRow } from "./events/stored";
 import { itemFor, unfinishedHandoffs } from "./handoffs";
 import { idAtTime } from "./ids";
@@ -18,11 +19,16 @@ const PURGE_ROWS = 5000;
 /**
  * The cron trigger, on every log shard at once: purge logs (and events) past retention, and sweep — re-hand overdue
  * pending deliveries of active webhooks to their queues (idempotent there) and make each such queue flush its outbox
- * and re-arm its alarm, so no delivery can be forgotten. The stages, and the shards, fail independently: a purge
- * error does not stop the sweep, nor one shard's error another's.
+ * and re-arm its alarm, so no delivery can be forgotten; and queue again large broadcasts' fan-out pages left undone.
+ * The stages, and the shards, fail independently: a purge error does not stop the sweep, nor one shard's error
+ * another's.
  */
-export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purged: number; swept: number }> {
+export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purged: number; swept: number; requeued: number }> {
   const shards = logShards(env);
+  const requeued = requeueFanout(env, now).catch((err) => {
+    console.error("re-queue of fan-out pages failed", err instanceof Error ? err.message : String(err));
+    return 0;
+  });
   const perShard = await Promise.all(
     shards.map(async (shard) => {
       let purged = 0;
@@ -43,6 +49,7 @@ export async function runMaintenance(env: Env, now = Date.now()): Promise<{ purg
   return {
     purged: perShard.reduce((n, r) => n + r.purged, 0),
     swept: perShard.reduce((n, r) => n + r.found, 0) + (await sweep(env, shards, now)),
+    requeued: await requeued,
   };
 }
 

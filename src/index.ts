@@ -1,5 +1,7 @@
 import type { Env } from "./config";
 import { runMaintenance } from "./cron";
+import type { FanoutMessage } from "./events/fanout-contract";
+import { consumeFanout } from "./events/fanout-page";
 import { buildApp } from "./http/app";
 
 export { WebhookQueue } from "./delivery/queue";
@@ -12,4 +14,8 @@ export default {
   scheduled(controller, env, ctx) {
     ctx.waitUntil(runMaintenance(env, controller.scheduledTime));
   },
-} satisfies ExportedHandler<Env>;
+  // Large broadcasts' fan-out pages (src/events/fanout.ts).
+  queue(batch, env) {
+    return consumeFanout(batch, env);
+  },
+} satisfies ExportedHandler<Env, FanoutMessage>;

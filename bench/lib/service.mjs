@@ -3,7 +3,9 @@
 export const PLATFORM_TOKEN = "bench-platform-token-0123456789abcdef";
 export const ENCRYPTION_KEY = Buffer.alloc(32, 9).toString("base64");
 /** The variables every service instance of the run gets. */
-export const SERVICE_VARS = { PLATFORM_TOKEN, ENCRYPTION_KEY, ALLOW_PRIVATE_DESTINATIONS: "true", ALARM_MIN_DELAY_MS: "0" };
+// FANOUT_REQUEUE_AFTER_S: the local queue broker can lose the pages it holds (phase "fanout"); the phase then runs the
+// cron, which wrangler dev does not, and it queues them again after this many seconds instead of ten minutes.
+export const SERVICE_VARS = { PLATFORM_TOKEN, ENCRYPTION_KEY, ALLOW_PRIVATE_DESTINATIONS: "true", ALARM_MIN_DELAY_MS: "0", FANOUT_REQUEUE_AFTER_S: "15" };
 
 const PLATFORM = { authorization: `Bearer ${PLATFORM_TOKEN}` };
 

@@ -1,9 +1,9 @@
 // The results section of bench/README.md, between its markers: the run's header, the targets, the single-event path
-// and its profile first, then every other figure and the cost per delivered event.
+// and its profile first, then every other figure, the broadcast fan-out and the cost per delivered event.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { row } from "./lib.mjs";
 import { profileTables, singleTable } from "./single.mjs";
-import { costTables, figuresTable } from "./tables.mjs";
+import { costTables, fanoutTable, figuresTable } from "./tables.mjs";
 
 const START = "<!-- results:start -->";
 const END = "<!-- results:end -->";
@@ -40,6 +40,10 @@ export function writeReadme(r, file, jsonName = "latest.json") {
     "### Every other figure (median, min and max over the rounds)",
     "",
     figuresTable(r),
+    "",
+    "### A broadcast's fan-out through the FANOUT queue (one run each; ms from the broadcast's POST)",
+    "",
+    fanoutTable(r.fanout),
     "",
     "### Cost per delivered event (happy path, counting build)",
     "",

@@ -140,3 +140,27 @@ export function costTables(cost) {
   const scen = names.map((n) => `- **${n}**: ${cost.scenarios[n].what}; ${cost.scenarios[n].deliveries} deliveries of ${cost.scenarios[n].events} events.`);
   return [scen.join("\n"), ops.join("\n"), usd.join("\n"), prof.join("\n"), stmts.join("\n")].join("\n\n");
 }
+
+/** The broadcast fan-out (phase "fanout"): one row per size, as measured once each. */
+export function fanoutTable(f) {
+  if (!f?.sizes?.length) return "Not measured in this run.";
+  const lines = [
+    row(["webhooks (accounts)", "answer", "ingest ms", "ordinary event ingest ms", "first delivery ms", "all delivered ms", "delivered (unique)", "cron runs"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]),
+  ];
+  for (const s of f.sizes) {
+    lines.push(
+      row([
+        `${s.webhooks} (${s.accounts})`,
+        `${s.status} (${s.deliveries_answered ?? "–"})`,
+        fmt(s.ingest_ms),
+        fmt(s.ordinary_ingest_ms),
+        fmt(s.first_ms),
+        s.complete ? fmt(s.all_ms) : "incomplete",
+        `${s.delivered} (${s.unique})`,
+        String(s.crons_to_requeue ?? 0),
+      ]),
+    );
+  }
+  return lines.join("\n");
+}

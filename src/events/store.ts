@@ -30,21 +30,23 @@ export function findEvent(db: D1Database, accountId: string, id: string): Promis
  * The accounts of these webhooks that hold an event with this id already: a broadcast with that id is not theirs. Each
  * is asked in its log shard, the shards at once.
  */
-export async function accountsHolding(env: Env, id: string, webhooks: WebhookRow[]): Promise<Set<string>> {
+export async function accountsHolding(env: Env, id: string, webhooks: Pick<WebhookRow, "account_id" | "log_shard">[]): Promise<Set<string>> {
   const accounts = [...new Map(webhooks.map((w) => [w.account_id, w])).values()];
   const results = await batches<{ account_id: string }>(
     byShard(env, accounts, (w) => w.log_shard).map(({ db, items: hooks }) => ({
       db,
-      statements: [...inLists(hooks.map((w) => w.account_id))].map(({ items, marks }) =>
-        db.prepare(`SELECT account_id FROM events WHERE account_id IN (${marks}) AND id = ?`).bind(...items, id),
+      statements: [...inLists(hooks, COPY_LIST)].map(({ items }) =>
+        db
+          .prepare("SELECT account_id FROM events WHERE account_id IN (SELECT value FROM json_each(?)) AND id = ?")
+          .bind(JSON.stringify(items.map((w) => w.account_id)), id),
       ),
     })),
   );
   return new Set(results.flat().flatMap((r) => r.results.map((row) => row.account_id)));
 }
 
-/** Accounts per statement that writes a broadcast's copies from a list (one bound JSON array, ~32 KB). */
-const COPY_LIST = 1000;
+/** Accounts per statement that reads or writes a broadcast's copies from a list (one bound JSON array, ~32 KB). */
+export const COPY_LIST = 1000;
 
 /**
  * The accounts whose log is not in the main database, by shard: a broadcast's copies for them are written from these
@@ -58,7 +60,8 @@ export async function accountsElsewhere(env: Env): Promise<Map<number, string[]>
   return out;
 }
 
-const COLUMNS = "account_id, id, type, timestamp, data, deliveries, created_at, handoffs";
+/** The columns an event is inserted with (`fanout` is left 0 but by the fan-out's own statements). */
+export const COLUMNS = "account_id, id, type, timestamp, data, deliveries, created_at, handoffs";
 
 /**
  * The statements that store a broadcast, listing what it hands off (the deliveries' own rows are their queues' to
@@ -139,7 +142,8 @@ export function insertEventStatement(db: D1Database, event: Payload, accountId: 
 /** Statements per D1 batch (a transaction); an event's statements always go together. */
 const STORE_BATCH = 200;
 
-const isRepeat = (err: unknown) => /UNIQUE constraint failed: events\./.test(String(err));
+/** Whether a D1 error is an event insert that found its key taken. */
+export const isRepeat = (err: unknown) => /UNIQUE constraint failed: events\./.test(String(err));
 
 /**
  * Stores new events, STORE_BATCH statements per D1 batch (a transaction), so a batch ingest of 100 events is one round

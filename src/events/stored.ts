@@ -17,6 +17,8 @@ export interface EventRow {
   created_at: number;
   /** What ingest handed off, as JSON [[webhook_id, delivery_id], …]: all of a broadcast's in its record, an account's in its copy. */
   handoffs: string;
+  /** 1 on a broadcast's record and copies when it went through the fan-out queue (src/events/fanout.ts). */
+  fanout: number;
 }
 
 /** The payload every receiver gets (SPEC "base webhook structure"); account_id is null for a broadcast until it is addressed. */

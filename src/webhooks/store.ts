@@ -120,11 +120,6 @@ export function insertWebhookStatement(db: D1Database, row: WebhookRow, cap: num
  * The webhooks that may receive an event of this account (every account's, for a broadcast): all but the deleted. An
  * inactive or disabled webhook is handed its events too, and its queue holds them until it is enabled again.
  */
-export async function subscribedWebhooks(db: D1Database, accountId: string | null): Promise<WebhookRow[]> {
-  return (await subscribedWebhooksQuery(db, accountId).all<WebhookRow>()).results;
-}
-
-/** The query behind subscribedWebhooks, for a caller that sends it in a D1 batch with others. */
 export function subscribedWebhooksQuery(db: D1Database, accountId: string | null): D1PreparedStatement {
   return accountId
     ? db.prepare("SELECT * FROM webhooks WHERE account_id = ? AND deleted_at IS NULL").bind(accountId)
