@@ -1,60 +1,16 @@
 import { createPublicKey, verify } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type DevServer, startDevServer } from "../support/dev-server";
-import { startReceiver } from "../support/receiver";
+import { expect, test } from "vitest";
+import { browserStack } from "../support/browser";
 
 // A person in Debian's Chromium, against the real service (`npm start` → wrangler dev) and a real receiver: sign
 // in, add a webhook, test it, watch a delivery fail, retry it, see it delivered. Screenshots go to
 // test-artifacts/dashboard/ so a failure can be looked at, not just read about.
 
 const ARTIFACTS = "test-artifacts/dashboard";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-let server: DevServer;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  // npm test provisions it first (scripts/provision.mjs); a missing browser fails here, never skips.
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: run \`node scripts/provision.mjs\` (npm test does), or set CHROMIUM_PATH.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // allSettled, so whatever did start is still stopped in afterAll when something else fails to.
-  const started = await Promise.allSettled([
-    startDevServer(),
-    startReceiver(),
-    // Each launch gets a new empty profile (playwright's own temporary --user-data-dir, removed on close).
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    }),
-  ]);
-  const [s, r, b] = started;
-  if (s.status === "fulfilled") server = s.value;
-  if (r.status === "fulfilled") receiver = r.value;
-  if (b.status === "fulfilled") browser = b.value;
-  for (const result of started) if (result.status === "rejected") throw result.reason;
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
-  await receiver?.close();
-});
-
-const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const stack = browserStack(ARTIFACTS);
+const { shot } = stack;
 
 /** Reloads until `ready` holds: the queue works on its own alarm, so the page catches up within seconds. */
 async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: string, ms = 30_000) {
@@ -70,16 +26,18 @@ async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: stri
 const notice = (page: Page, text: string) => page.locator(".flash", { hasText: text }).waitFor();
 
 async function received(name: string): Promise<{ headers: Record<string, string>; body: string }[]> {
-  return (await fetch(`${receiver.url}/__received/${name}`)).json();
+  return (await fetch(`${stack.receiver.url}/__received/${name}`)).json();
 }
 
 test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries it and sees it delivered", async () => {
-  const account = (await (await server.fetch("/v1/accounts", { method: "POST", bearer: server.token, json: { name: "Dashboard" } })).json()) as { id: string };
+  const account = (await (await stack.server.fetch("/v1/accounts", { method: "POST", bearer: stack.server.token, json: { name: "Dashboard" } })).json()) as {
+    id: string;
+  };
   const key = (await (
-    await server.fetch(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: server.token, json: { name: "browser" } })
+    await stack.server.fetch(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: stack.server.token, json: { name: "browser" } })
   ).json()) as { id: string; key: string };
   // First answer for the test event, then a 500 for the real event (one attempt, so it dead-letters), then fine.
-  await fetch(`${receiver.url}/__script/dash`, {
+  await fetch(`${stack.receiver.url}/__script/dash`, {
     method: "PUT",
     body: JSON.stringify({
       answers: [
@@ -90,8 +48,8 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
     }),
   });
 
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+  const context = await stack.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.server.url });
   const page = await context.newPage();
   // Script errors and CSP violations would show here; 4xx answers (a mistyped key or form, the page asked for a missing id) are expected and are not.
   const consoleErrors: string[] = [];
@@ -101,7 +59,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   });
 
   // Sign in, by keyboard.
-  await page.goto(`${server.url}/`);
+  await page.goto(`${stack.server.url}/`);
   await page.getByLabel("Account API key").fill("bxk_not-a-real-key");
   await page.keyboard.press("Enter");
   await expect.poll(() => page.locator("#key-error").textContent()).toMatch(/unknown or has been revoked/);
@@ -115,7 +73,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
 
   // Add a webhook; the API's validation error appears next to the field it names.
   await page.getByRole("link", { name: "Add webhook" }).click();
-  await page.getByLabel("Endpoint URL").fill(`${receiver.url}/r/dash`);
+  await page.getByLabel("Endpoint URL").fill(`${stack.receiver.url}/r/dash`);
   await page.getByLabel("Description").fill("Orders service");
   await page.getByRole("checkbox", { name: /^workflow\.completed/ }).check();
   await page.getByText("Advanced settings").click();
@@ -129,7 +87,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   await expect.poll(() => page.locator("#f-filter-error").textContent()).toMatch(/unknown operator \$bogus/);
   expect(await page.evaluate("document.activeElement.id")).toBe("form-errors");
   expect(await page.getByLabel("Payload filter (JSON)").getAttribute("aria-invalid")).toBe("true");
-  expect(await page.getByLabel("Endpoint URL").inputValue()).toBe(`${receiver.url}/r/dash`); // nothing typed is lost
+  expect(await page.getByLabel("Endpoint URL").inputValue()).toBe(`${stack.receiver.url}/r/dash`); // nothing typed is lost
   await shot(page, "02-validation-error");
   await page.getByLabel("Payload filter (JSON)").fill('{"data.duration_ms": {"$gte": 0}}');
   await page.getByRole("button", { name: "Add webhook" }).click();
@@ -161,9 +119,9 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   await shot(page, "04-test-event");
 
   // A real event; the receiver fails it, and with one attempt allowed it is dead-lettered.
-  const ingest = await server.fetch("/v1/events", {
+  const ingest = await stack.server.fetch("/v1/events", {
     method: "POST",
-    bearer: server.token,
+    bearer: stack.server.token,
     json: { type: "workflow.completed", account_id: account.id, data: { workflow_id: "wf_1", execution_id: "exe_1", duration_ms: 5230 } },
   });
   expect(await ingest.json()).toMatchObject({ deliveries: 1 });
@@ -191,7 +149,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   expect((new Webhook(secret).verify(got[2].body, got[2].headers) as { type: string }).type).toBe("workflow.completed");
 
   // The list shows its health at a glance.
-  await page.goto(`${server.url}/`);
+  await page.goto(`${stack.server.url}/`);
   const card = page.locator("li.card", { hasText: "Orders service" });
   expect(await card.textContent()).toMatch(/Active.*Success \(24 h\): 100%.*Last delivery: delivered/s);
   await shot(page, "08-webhook-list");
@@ -210,7 +168,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   await page.getByRole("button", { name: "Save changes" }).click();
   await notice(page, "Changes saved.");
   const webhookId = new URL(webhookUrl).pathname.split("/")[2];
-  const stored = (await (await server.fetch(`/v1/webhooks/${webhookId}`, { bearer: key.key })).json()) as Record<string, any>;
+  const stored = (await (await stack.server.fetch(`/v1/webhooks/${webhookId}`, { bearer: key.key })).json()) as Record<string, any>;
   // Custom header values are secrets: the API shows them masked.
   expect(stored).toMatchObject({ description: "Orders service (prod)", headers: { "X-Team": "…" }, retry: { max_attempts: 1 } });
   expect(stored.filter).toEqual({ "data.duration_ms": { $gte: 0 } });
@@ -253,14 +211,14 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   await phone.close();
 
   // Forms that change something refuse a request that did not come from a dashboard page, cookie or not.
-  const noOrigin = await page.request.post(`${server.url}/webhooks/${webhookId}/delete`, { form: { x: "1" } });
+  const noOrigin = await page.request.post(`${stack.server.url}/webhooks/${webhookId}/delete`, { form: { x: "1" } });
   expect(noOrigin.status()).toBe(403);
-  const noToken = await page.request.post(`${server.url}/webhooks/${webhookId}/delete`, { form: { x: "1" }, headers: { origin: server.url } });
+  const noToken = await page.request.post(`${stack.server.url}/webhooks/${webhookId}/delete`, { form: { x: "1" }, headers: { origin: stack.server.url } });
   expect(noToken.status()).toBe(403);
-  expect((await server.fetch(`/v1/webhooks/${webhookId}`, { bearer: key.key })).status).toBe(200);
+  expect((await stack.server.fetch(`/v1/webhooks/${webhookId}`, { bearer: key.key })).status).toBe(200);
 
   // A page that does not exist in this account says so.
-  const missing = await page.goto(`${server.url}/webhooks/wh_01JD3S4K2M0000000000000000`);
+  const missing = await page.goto(`${stack.server.url}/webhooks/wh_01JD3S4K2M0000000000000000`);
   expect(missing?.status()).toBe(404);
   await page.getByRole("heading", { name: "Not found" }).waitFor();
 
@@ -275,7 +233,7 @@ test("a person signs in, adds a webhook, tests it, sees a delivery fail, retries
   await page.getByRole("heading", { level: 1, name: "Orders service (prod)" }).waitFor();
 
   // Revoking the key ends the session at once.
-  const revoked = await server.fetch(`/v1/accounts/${account.id}/api-keys/${key.id}`, { method: "DELETE", bearer: server.token });
+  const revoked = await stack.server.fetch(`/v1/accounts/${account.id}/api-keys/${key.id}`, { method: "DELETE", bearer: stack.server.token });
   expect(revoked.ok).toBe(true);
   await page.reload();
   await notice(page, "Your session ended");

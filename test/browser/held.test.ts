@@ -1,52 +1,23 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { type DevServer, startDevServer } from "../support/dev-server";
-import { startReceiver } from "../support/receiver";
+import type { Page } from "playwright-core";
+import { expect, test } from "vitest";
+import { browserStack } from "../support/browser";
 
 // Issue 20 in the browser: the webhook list puts those that need a person first; a failing webhook's page says so;
 // an inactive one's says what it holds and offers the two ways to enable it again, deliver or discard, and each does
 // what it says. Screenshots go to test-artifacts/held/.
 
 const ARTIFACTS = "test-artifacts/held";
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-let server: DevServer;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
-let browser: Browser;
-
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium), as .ci/run does, or set CHROMIUM_PATH.`);
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const started = await Promise.allSettled([
-    startDevServer(),
-    startReceiver(),
-    chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] }),
-  ]);
-  const [s, r, b] = started;
-  if (s.status === "fulfilled") server = s.value;
-  if (r.status === "fulfilled") receiver = r.value;
-  if (b.status === "fulfilled") browser = b.value;
-  for (const result of started) if (result.status === "rejected") throw result.reason;
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-  server?.cleanup();
-  await receiver?.close();
-});
-
-const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+const stack = browserStack(ARTIFACTS);
+const { shot } = stack;
 
 async function api(path: string, init: { method?: string; bearer: string; json?: unknown }) {
-  const res = await server.fetch(path, init);
+  const res = await stack.server.fetch(path, init);
   if (!res.ok) throw new Error(`${init.method ?? "GET"} ${path} answered ${res.status}: ${await res.text()}`);
   return res.json() as Promise<any>;
 }
 
 async function received(name: string): Promise<{ body: string }[]> {
-  return (await fetch(`${receiver.url}/__received/${name}`)).json();
+  return (await fetch(`${stack.receiver.url}/__received/${name}`)).json();
 }
 
 /** Reloads until `ready` holds: the queues work on their own, so the page catches up within seconds. */
@@ -60,11 +31,11 @@ async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: stri
 }
 
 test("failing ones first; the failing banner; the inactive banner's two buttons deliver or discard what was held", async () => {
-  const account = await api("/v1/accounts", { method: "POST", bearer: server.token, json: { name: "Held" } });
-  const { key } = await api(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: server.token, json: { name: "browser" } });
-  await fetch(`${receiver.url}/__script/broken`, { method: "PUT", body: JSON.stringify({ otherwise: { status: 503 } }) });
+  const account = await api("/v1/accounts", { method: "POST", bearer: stack.server.token, json: { name: "Held" } });
+  const { key } = await api(`/v1/accounts/${account.id}/api-keys`, { method: "POST", bearer: stack.server.token, json: { name: "browser" } });
+  await fetch(`${stack.receiver.url}/__script/broken`, { method: "PUT", body: JSON.stringify({ otherwise: { status: 503 } }) });
   const create = (description: string, path: string, extra: Record<string, unknown> = {}) =>
-    api("/v1/webhooks", { method: "POST", bearer: key, json: { url: `${receiver.url}/r/${path}`, events: ["workflow.*"], description, ...extra } });
+    api("/v1/webhooks", { method: "POST", bearer: key, json: { url: `${stack.receiver.url}/r/${path}`, events: ["workflow.*"], description, ...extra } });
   // Oldest first, so the API lists them the other way round: healthy, then the two that are off, then the failing one.
   const failing = await create("Broken endpoint", "broken", { retry: { base_delay_ms: 200, multiplier: 1, max_delay_ms: 200, max_attempts: 30 } });
   const keep = await create("Keep what was held", "keep", { active: false });
@@ -73,15 +44,15 @@ test("failing ones first; the failing banner; the inactive banner's two buttons 
   for (let n = 1; n <= 2; n++) {
     await api("/v1/events", {
       method: "POST",
-      bearer: server.token,
+      bearer: stack.server.token,
       json: { type: "workflow.completed", account_id: account.id, data: { workflow_id: "wf_b", execution_id: `exe_${n}`, duration_ms: n } },
     });
   }
 
-  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  const page = await (await stack.browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   const errors: string[] = [];
   page.on("pageerror", (err) => errors.push(err.message));
-  await page.goto(`${server.url}/`);
+  await page.goto(`${stack.server.url}/`);
   await page.getByLabel("Account API key").fill(key);
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { level: 1, name: "Webhooks" }).waitFor();
@@ -104,7 +75,7 @@ test("failing ones first; the failing banner; the inactive banner's two buttons 
   await shot(page, "02-failing-banner");
 
   // An inactive webhook's banner: what it holds, and the two buttons.
-  await page.goto(`${server.url}/webhooks/${keep.id}`);
+  await page.goto(`${stack.server.url}/webhooks/${keep.id}`);
   await banner.getByRole("heading", { name: "This webhook is inactive" }).waitFor();
   expect(await banner.textContent()).toContain("2 deliveries are held");
   const deliver = banner.getByRole("button", { name: "Enable and deliver the 2 held deliveries" });
@@ -119,7 +90,7 @@ test("failing ones first; the failing banner; the inactive banner's two buttons 
   await shot(page, "04-enabled-delivered");
 
   // The other one: discard.
-  await page.goto(`${server.url}/webhooks/${drop.id}`);
+  await page.goto(`${stack.server.url}/webhooks/${drop.id}`);
   await banner.getByRole("button", { name: "Enable and discard them" }).click();
   await page.locator(".flash", { hasText: "2 held deliveries were discarded" }).waitFor();
   const log = page.locator("section[aria-label='Delivery log'] tbody tr");
