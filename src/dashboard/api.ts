@@ -1,5 +1,7 @@
+import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Env } from "../config";
+import type { DeliverySchema } from "../http/delivery-rows";
 
 /** The public API's fetch handler, called in-process: the dashboard goes through the same routes, auth and validation as any client. */
 export type ApiFetch = (req: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
@@ -69,19 +71,8 @@ export interface WebhookView {
   secret?: string;
 }
 
-export interface DeliveryView {
-  id: string;
-  webhook_id: string;
-  event_id: string;
-  event_type: string;
-  status: "pending" | "delivered" | "failed" | "cancelled" | "expired";
-  attempt_count: number;
-  next_attempt_at: string | null;
-  last_status_code: number | null;
-  last_error: string | null;
-  created_at: string;
-  delivered_at: string | null;
-}
+/** A delivery as the API answers it: the route's own schema, so the two cannot drift. */
+export type DeliveryView = z.infer<typeof DeliverySchema>;
 
 export interface AttemptView {
   number: number;
