@@ -2,6 +2,7 @@ import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { Env } from "../config";
 import type { DeliverySchema } from "../http/delivery-rows";
+import type { FailingSchema, HeldSchema } from "../webhooks/model";
 
 /** The public API's fetch handler, called in-process: the dashboard goes through the same routes, auth and validation as any client. */
 export type ApiFetch = (req: Request, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
@@ -59,15 +60,9 @@ export interface WebhookView {
   created_at: string;
   updated_at: string;
   /** From the webhook's queue: since when and how its attempts fail, or null. */
-  failing?: {
-    since: string;
-    consecutive_failures: number;
-    last_status_code: number | null;
-    last_error: string | null;
-    disables_at: string | null;
-  } | null;
+  failing?: z.infer<typeof FailingSchema> | null;
   /** While it is off: what it holds for when it is enabled again; null while it is active. */
-  held?: { count: number; expired: number } | null;
+  held?: z.infer<typeof HeldSchema> | null;
   secret?: string;
 }
 

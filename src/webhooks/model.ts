@@ -227,7 +227,7 @@ export function withDefaults(input: WebhookCreate): WebhookSettings {
 }
 
 /** How a webhook is doing, from its queue: null unless its last attempt failed. */
-const FailingSchema = z
+export const FailingSchema = z
   .object({
     since: z.string().openapi({ description: "When the failed attempts in a row began" }),
     consecutive_failures: z.number().int(),
@@ -238,7 +238,7 @@ const FailingSchema = z
   .openapi("WebhookFailing");
 
 /** What a webhook that is off keeps for when it is enabled again: null while it is active. */
-const HeldSchema = z
+export const HeldSchema = z
   .object({
     count: z.number().int().openapi({ description: "Deliveries held, sent in order on enabling it (or discarded, as chosen)" }),
     expired: z.number().int().openapi({ description: "Held deliveries expired since it went off, the oldest first, past MAX_HELD_PER_WEBHOOK" }),

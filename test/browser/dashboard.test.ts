@@ -2,7 +2,7 @@ import { createPublicKey, verify } from "node:crypto";
 import type { Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { expect, test } from "vitest";
-import { browserStack } from "../support/browser";
+import { browserStack, reloadUntil } from "../support/browser";
 
 // A person in Debian's Chromium, against the real service (`npm start` → wrangler dev) and a real receiver: sign
 // in, add a webhook, test it, watch a delivery fail, retry it, see it delivered. Screenshots go to
@@ -11,16 +11,6 @@ import { browserStack } from "../support/browser";
 const ARTIFACTS = "test-artifacts/dashboard";
 const stack = browserStack(ARTIFACTS);
 const { shot } = stack;
-
-/** Reloads until `ready` holds: the queue works on its own alarm, so the page catches up within seconds. */
-async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: string, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-    await page.reload();
-  }
-}
 
 /** Waits for the message at the top of the page that reports an action's outcome. */
 const notice = (page: Page, text: string) => page.locator(".flash", { hasText: text }).waitFor();

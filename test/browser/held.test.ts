@@ -1,6 +1,5 @@
-import type { Page } from "playwright-core";
 import { expect, test } from "vitest";
-import { browserStack } from "../support/browser";
+import { browserStack, reloadUntil } from "../support/browser";
 
 // Issue 20 in the browser: the webhook list puts those that need a person first; a failing webhook's page says so;
 // an inactive one's says what it holds and offers the two ways to enable it again, deliver or discard, and each does
@@ -18,16 +17,6 @@ async function api(path: string, init: { method?: string; bearer: string; json?:
 
 async function received(name: string): Promise<{ body: string }[]> {
   return (await fetch(`${stack.receiver.url}/__received/${name}`)).json();
-}
-
-/** Reloads until `ready` holds: the queues work on their own, so the page catches up within seconds. */
-async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: string, ms = 30_000) {
-  const deadline = Date.now() + ms;
-  while (!(await ready())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-    await page.reload();
-  }
 }
 
 test("failing ones first; the failing banner; the inactive banner's two buttons deliver or discard what was held", async () => {

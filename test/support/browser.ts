@@ -57,3 +57,13 @@ export function browserStack(artifacts: string): BrowserStack {
   });
   return stack;
 }
+
+/** Reloads until `ready` holds: the queues work on their own, so the page catches up within seconds. */
+export async function reloadUntil(page: Page, ready: () => Promise<boolean>, what: string, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+  }
+}
