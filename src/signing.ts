@@ -148,6 +148,28 @@ export async function timingSafeEqualStrings(a: string, b: string): Promise<bool
   // Hashing first gives two equal-length inputs (timingSafeEqual requires that) and hides the lengths: comparing
   // raw strings would return early on a length mismatch and tell an attacker how long the secret is.
   const [da, db] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
+  return equalDigests(da, db);
+}
+
+// Settled digests only: a promise made in one request must not be awaited in another.
+const configuredDigests = new Map<string, ArrayBuffer>();
+
+/**
+ * timingSafeEqualStrings against a secret from the configuration (the platform token), whose digest is taken once
+ * per isolate rather than on every request: that token is checked on every event ingested.
+ */
+export async function matchesConfiguredSecret(presented: string, secret: string): Promise<boolean> {
+  let expected = configuredDigests.get(secret);
+  if (!expected) {
+    expected = await crypto.subtle.digest("SHA-256", encoder.encode(secret));
+    // One value per deployment of the setting; the bound only guards a misuse.
+    if (configuredDigests.size >= 8) configuredDigests.clear();
+    configuredDigests.set(secret, expected);
+  }
+  return equalDigests(await crypto.subtle.digest("SHA-256", encoder.encode(presented)), expected);
+}
+
+function equalDigests(da: ArrayBuffer, db: ArrayBuffer): boolean {
   // workerd has a native constant-time compare; elsewhere (Node, browsers) fall back to an XOR fold that looks at
   // every byte whatever it finds.
   const subtle = crypto.subtle as SubtleCrypto & { timingSafeEqual?: (x: ArrayBuffer, y: ArrayBuffer) => boolean };

@@ -7,6 +7,7 @@ import {
   generateEd25519Key,
   generateHmacSecret,
   isValidHmacSecret,
+  matchesConfiguredSecret,
   publicKeyOf,
   randomToken,
   type SigningKey,
@@ -220,6 +221,9 @@ describe("hashing, comparison and tokens", () => {
   ])("timingSafeEqualStrings: %s", async (_name, a, b, equal) => {
     expect(await timingSafeEqualStrings(a, b)).toBe(equal);
     expect(await timingSafeEqualStrings(b, a)).toBe(equal);
+    // The same comparison against a configured secret, asked twice so the second uses the digest kept from the first.
+    expect(await matchesConfiguredSecret(a, b)).toBe(equal);
+    expect(await matchesConfiguredSecret(a, b)).toBe(equal);
   });
 
   test("randomToken is prefix + unpadded base64url of n bytes", () => {

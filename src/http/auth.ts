@@ -3,7 +3,7 @@ import { getConnInfo } from "hono/cloudflare-workers";
 import { HTTPException } from "hono/http-exception";
 import { ipRestriction } from "hono/ip-restriction";
 import { config } from "../config";
-import { sha256Hex, timingSafeEqualStrings } from "../signing";
+import { matchesConfiguredSecret, sha256Hex } from "../signing";
 import type { AppEnv, Principal } from "./app-env";
 import { ProblemError } from "./problem";
 
@@ -83,7 +83,7 @@ export function requirePlatform(): MiddlewareHandler<AppEnv> {
     const cfg = config(c.env);
     await allowlist(cfg.PLATFORM_ALLOWED_IPS, "platform")?.(c);
     const token = bearer(c);
-    if (!(await timingSafeEqualStrings(token, cfg.PLATFORM_TOKEN))) {
+    if (!(await matchesConfiguredSecret(token, cfg.PLATFORM_TOKEN))) {
       throw new ProblemError(
         401,
         "This route needs the platform token; the token sent is not it.",
