@@ -25,7 +25,7 @@ const FULL = {
   fanout: [1000, 3000],
   costEvents: { light: 30, load: 300, batch: 300, steady: 300, fanout10: 30 },
   firstRound: { baseline: 600, w1: 150, w10: 30, w100: 4 },
-  estimateMs: { single: 100_000, profile: 15_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, fanout: 180_000, cost: 45_000 },
+  estimateMs: { single: 100_000, profile: 30_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, fanout: 180_000, cost: 45_000 },
   budgetMs: 740_000,
   hardLimitMs: 895_000,
 };

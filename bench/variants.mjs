@@ -5,7 +5,19 @@
 
 // Each recommendation measured here so far has been taken into src/ (see bench/README.md, "Findings"); a new
 // experiment goes in as { description, edits: [{ file, find, replace }] }.
-export const VARIANTS = {};
+export const VARIANTS = {
+  noflush: {
+    description: "no log flush in the middle of a run",
+    edits: [
+      { file: "src/delivery/scheduler.ts", find: "const LOG_FLUSH_ROWS = 20;", replace: "const LOG_FLUSH_ROWS = 1e9;" },
+      { file: "src/delivery/scheduler.ts", find: "const LOG_FLUSH_MS = 1000;", replace: "const LOG_FLUSH_MS = 1e9;" },
+    ],
+  },
+  nohold: {
+    description: "no pending write for deliveries that wait (HOLD_MS a minute)",
+    edits: [{ file: "src/delivery/journal.ts", find: "export const HOLD_MS = 2_000;", replace: "export const HOLD_MS = 600_000;" }],
+  },
+};
 
 /** Applies the named variants (comma-separated) to a snapshot directory; throws when one no longer applies. */
 export async function applyVariants(names, dir, { readFileSync, writeFileSync, join }) {

@@ -69,6 +69,30 @@ export function cpuMs(pid) {
   }
 }
 
+/**
+ * CPU ms of each thread of a process so far, by thread id. workerd runs every isolate on its main thread (the Worker,
+ * its Durable Objects and the local D1 alike), so that thread's share of a core says whether the runtime is saturated.
+ */
+export function threadCpuMs(pid) {
+  const out = new Map();
+  if (!pid) return out;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+    }
+  } catch {}
+  return out;
+}
+
+/** The busiest thread's share of one core between two threadCpuMs readings `ms` apart (0.85: 85 % of a core). */
+export function busiestThread(before, after, ms) {
+  let top = 0;
+  for (const [tid, t] of after) top = Math.max(top, t - (before.get(tid) ?? 0));
+  return ms > 0 ? top / ms : null;
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; returns the peak seen. */
 export function rssSampler(pid, everyMs = 100) {
   let peak = 0;

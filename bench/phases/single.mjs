@@ -5,6 +5,7 @@
 // every side sees the same machine. bench/README.md says what each figure means and why the ratios are fair.
 import { cpuPer } from "../lib/instance.mjs";
 import { closedLoop, now, percentile, summary } from "../lib/load.mjs";
+import { busiestThread, threadCpuMs } from "../lib/proc.mjs";
 import { oneAtATime } from "./light.mjs";
 
 /** The sides of a round under load, in order: the receiver's tag prefix and the deliveries each event owes. */
@@ -70,6 +71,9 @@ export async function single(ctx) {
     "e2e_p99_ms",
     "backlog_at_end",
     "drain_after_ms",
+    "delivered_during_ingest_per_s",
+    "drain_per_s",
+    "main_thread_core_share",
     "cpu_ms_per_delivery",
     "ratio_delivered",
     "ratio_ingest_p50",
@@ -96,11 +100,13 @@ async function underLoad(ctx, { prefix, webhooks, round, send, inst }) {
   // this side would pay for it and the ratio would mislead: take it away again, which costs a few milliseconds.
   await ctx.detach();
   const cpu0 = inst.cpu();
+  const threads0 = threadCpuMs(inst.workerd().user);
   const { results, elapsedMs } = await closedLoop(P.singleSeconds * 1000, P.concurrency, (i) => {
     const id = `${prefix}${round}-${i}`;
     return send(id).then((x) => ({ ...x, id }));
   });
   const ingestEnd = now();
+  const mainThread = busiestThread(threads0, threadCpuMs(inst.workerd().user), elapsedMs);
   const ok = results.filter((x) => x.status === 202);
   const owed = ok.length * webhooks;
   // Deliveries owed but not yet made when the last answer came: what the queue still had to send.
@@ -140,6 +146,11 @@ async function underLoad(ctx, { prefix, webhooks, round, send, inst }) {
     e2e_p99_ms: percentile(e2e, 99),
     backlog_at_end: Math.max(0, owed - atEnd),
     drain_after_ms: e2e.length ? Math.max(0, last - ingestEnd) : null,
+    // The queues' rate while ingest runs beside them, and once it has stopped: on one runtime thread a strict
+    // queue's sends wait their turn behind every client's request (bench/README.md, Findings).
+    delivered_during_ingest_per_s: (atEnd * 1000) / elapsedMs,
+    drain_per_s: owed - atEnd > 0 && last > ingestEnd ? ((owed - atEnd) * 1000) / (last - ingestEnd) : null,
+    main_thread_core_share: mainThread,
     cpu,
     cpu_ms_per_delivery: (cpu.total * ok.length) / Math.max(1, e2e.length),
     errors: results.length - ok.length,

@@ -21,6 +21,8 @@ export function singleTable(s) {
     ],
     ["send → receipt p50 / p99, ms", ...each((x) => pair(x.e2e_p50_ms, x.e2e_p99_ms))],
     ["deliveries owed at the last 202 / last one after it, ms", ...each((x) => `${fmt(x.backlog_at_end?.median)} / ${fmt(x.drain_after_ms?.median)}`)],
+    ["delivered/s while ingest runs / after it stops", ...each((x) => `${spread(x.delivered_during_ingest_per_s)} / ${spread(x.drain_per_s)}`)],
+    ["the Worker's workerd: busiest thread, share of a core", ...each((x) => spread(x.main_thread_core_share))],
     [
       "CPU ms per event: all / Worker's workerd / proxy workerd / wrangler",
       ...each((x) => ["total", "workerd", "proxy", "wrangler"].map((p) => cpu(x, p)).join(" / ")),
@@ -82,11 +84,16 @@ export function profileTables(r) {
   }
   const p = r.profile;
   if (p?.service) {
-    const sides = [p.service, p.baseline];
+    const sides = [p.service, p.ten_strict, p.baseline];
     const cell = (x, f) => (x ? fmt(f(x)) : "–");
     out.push(
       table(
-        [`CPU ms per event (${p.concurrency} clients, ${p.seconds} s, sampled every ${p.interval_us} µs)`, "service, 1 webhook `none`", "forward-only Worker"],
+        [
+          `CPU ms per event (${p.concurrency} clients, ${p.seconds} s, sampled every ${p.interval_us} µs)`,
+          "service, 1 webhook `none`",
+          "service, 10 strict webhooks",
+          "forward-only Worker",
+        ],
         [
           [
             "the Worker isolate, not idle (it runs the objects too; wall time, above CPU time on a busy machine)",
@@ -114,6 +121,19 @@ export function profileTables(r) {
         p.service.top_functions.slice(0, 12).map((f) => [`\`${f.fn.replaceAll("|", "\\|")}\``, fmt(f.ms_per_unit), fmt(f.percent)]),
       ),
     );
+    const ten = p.ten_strict;
+    if (ten) {
+      // Per event, so ten deliveries each: divide by ten for a delivery's share.
+      out.push(
+        table(
+          ["service, 10 strict webhooks: module (self time)", "ms per event", "% of busy", "in the Worker", "in the object"],
+          ten.by_module
+            .filter((m) => m.percent >= 1)
+            .slice(0, 12)
+            .map((m) => [m.module, fmt(m.ms_per_unit), fmt(m.percent), fmt(m.worker), fmt(m.object)]),
+        ),
+      );
+    }
   }
   return out.length ? out.join("\n\n") : "_Profile not run._";
 }
