@@ -13,6 +13,35 @@ export const VARIANTS = {
       { file: "src/delivery/scheduler.ts", find: "const LOG_FLUSH_MS = 1000;", replace: "const LOG_FLUSH_MS = 1e9;" },
     ],
   },
+  // Measurement only, NOT safe: the hand-off runs beside the D1 insert, so a repeat or a stale cache would hand off
+  // anyway. It tells what "one durable hop before the 202" would buy on this machine.
+  concurrent: {
+    description: "the object hand-off side by side with the D1 insert (unsafe; measures the latency it would buy)",
+    edits: [
+      {
+        file: "src/ingest.ts",
+        find: 'import { HandoffPlan, type IngestResult } from "./events/plan";',
+        replace:
+          'import { HandoffPlan, type IngestResult } from "./events/plan";\nimport { queueOf } from "./delivery/queue-stub";\nimport { toQueueConfig } from "./webhooks/store";',
+      },
+      {
+        file: "src/ingest.ts",
+        find: "  const stored = await batches([",
+        replace:
+          "  const early = Promise.all(toStore.flatMap((t) => t.handoffs.map(({ webhook, item }) => queueOf(env, webhook.id).enqueue(toQueueConfig(webhook), [item]))));\n  const stored = await batches([",
+      },
+      {
+        file: "src/ingest.ts",
+        find: "    for (const { webhook, item } of t.handoffs) plan.add(webhook, item, t.index);\n  }\n  if (corrections",
+        replace: "  }\n  if (corrections",
+      },
+      {
+        file: "src/ingest.ts",
+        find: "  if (corrections.length > 0) await batches(corrections);",
+        replace: "  await early;\n  if (corrections.length > 0) await batches(corrections);",
+      },
+    ],
+  },
   nohold: {
     description: "no pending write for deliveries that wait (HOLD_MS a minute)",
     edits: [{ file: "src/delivery/journal.ts", find: "export const HOLD_MS = 2_000;", replace: "export const HOLD_MS = 600_000;" }],
