@@ -17,7 +17,7 @@ export function judge(results, P) {
         "≥ 0.8",
         round(none),
         none >= 0.8,
-        `${med(s.none.delivered_per_s)} vs ${b} per s, median of per-round ratios; strict: ${med(s.strict?.ratio_delivered)} (${med(s.strict?.delivered_per_s)}/s)`,
+        `${med(s.none.delivered_per_s)} vs ${b} per s, median of per-round ratios; strict: ${med(s.strict?.ratio_delivered)} (${med(s.strict?.delivered_per_s)}/s); the durable floor, no app code: ${med(s.floor?.ratio_delivered)} (${med(s.floor?.delivered_per_s)}/s), object only: ${med(s.floor_object?.ratio_delivered)}`,
       );
     const ten = med(s.ten?.ratio_delivered);
     if (ten !== null)
@@ -46,7 +46,7 @@ export function judge(results, P) {
         "≤ 1.5",
         round(ingest),
         ingest <= 1.5,
-        `${med(s.none.ingest_p50_ms)} vs ${med(s.baseline.ingest_p50_ms)} ms, 16 clients (p99 ${med(s.none.ingest_p99_ms)} vs ${med(s.baseline.ingest_p99_ms)} ms)`,
+        `${med(s.none.ingest_p50_ms)} vs ${med(s.baseline.ingest_p50_ms)} ms, 16 clients (p99 ${med(s.none.ingest_p99_ms)} vs ${med(s.baseline.ingest_p99_ms)} ms); the durable floor: ${med(s.floor?.ratio_ingest_p50)}, object only: ${med(s.floor_object?.ratio_ingest_p50)}`,
       );
     const drain = med(s.ten?.drain_after_ms);
     if (drain !== null)

@@ -25,7 +25,7 @@ const FULL = {
   fanout: [1000, 3000],
   costEvents: { light: 30, load: 300, batch: 300, steady: 300, fanout10: 30 },
   firstRound: { baseline: 600, w1: 150, w10: 30, w100: 4 },
-  estimateMs: { single: 100_000, profile: 30_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, fanout: 180_000, cost: 45_000 },
+  estimateMs: { single: 150_000, profile: 30_000, ingest: 45_000, batchfed: 80_000, openloop: 30_000, backlog: 80_000, fanout: 180_000, cost: 45_000 },
   budgetMs: 740_000,
   hardLimitMs: 895_000,
 };
@@ -49,7 +49,7 @@ const QUICK = {
   fanout: [200, 400],
   costEvents: { light: 10, load: 60, batch: 100, steady: 60, fanout10: 10 },
   firstRound: { baseline: 300, w1: 60, w10: 15, w100: 2 },
-  estimateMs: { single: 35_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, fanout: 30_000, cost: 25_000 },
+  estimateMs: { single: 55_000, profile: 10_000, ingest: 15_000, batchfed: 30_000, openloop: 15_000, backlog: 20_000, fanout: 30_000, cost: 25_000 },
   budgetMs: 270_000,
   hardLimitMs: 355_000,
 };

@@ -3,8 +3,9 @@
 // Each edit is an exact text replacement; if the code it expects has moved on, the variant says so and the run
 // stops rather than measure something else.
 
-// Each recommendation measured here so far has been taken into src/ (see bench/README.md, "Findings"); a new
-// experiment goes in as { description, edits: [{ file, find, replace }] }.
+// The optimisations measured here before were taken into src/ (see bench/README.md, "Findings"). The three below are
+// diagnoses, not proposals: each asks whether one mechanism explains a figure (bench/README.md, issue 19's findings
+// say what they showed). A new experiment goes in as { description, edits: [{ file, find, replace }] }.
 export const VARIANTS = {
   noflush: {
     description: "no log flush in the middle of a run",

@@ -24,6 +24,9 @@ export function traffic({ svc, base, rcv, batchSize }) {
     feedBatches: (accountId, batches) => pool(batches.length, 2, (i) => ingestBatch(accountId, batches[i])),
     /** The same event body to the baseline, which forwards it to the receiver under `tag` (`?async`: 202 first). */
     forward: (tag, id, mode = "") => cb.post(`/b/${tag}${mode}`, body("acc_baseline", id), { "webhook-id": id }),
+    /** The same body to the baseline's durable floor: stored in D1 and an object before its 202, then sent (`tag`;
+     * `?object-only`: in the object only). */
+    floor: (tag, id, mode = "") => cb.post(`/floor/${tag}${mode}`, body("acc_baseline", id), { "webhook-id": id }),
     /** Waits until the receiver has `n` deliveries under a prefix; false if `ms` passed first. */
     drained: (prefix, n, ms) => rcv.waitFor(() => rcv.countMany(prefix), n, ms),
     close() {

@@ -1,7 +1,8 @@
 // Phase "single": the single-event path (issue 19), the way workflow events arrive: a run finishes and the platform
 // POSTs one event. First at light load (one event at a time), then under load: 16 clients, each POSTing single
 // events as fast as answers come, for a fixed time, against the forward-only baseline and against the service with
-// one webhook (`ordering: "none"`, then the default strict) and with ten strict webhooks, in the same round so that
+// one webhook (`ordering: "none"`, then the default strict) and with ten strict webhooks, and against the baseline's
+// durable floor (a D1 insert and an object's row before the 202, no app code), in the same round so that
 // every side sees the same machine. bench/README.md says what each figure means and why the ratios are fair.
 import { cpuPer } from "../lib/instance.mjs";
 import { closedLoop, now, percentile, summary } from "../lib/load.mjs";
@@ -11,6 +12,10 @@ import { oneAtATime } from "./light.mjs";
 /** The sides of a round under load, in order: the receiver's tag prefix and the deliveries each event owes. */
 const SIDES = [
   { key: "baseline", prefix: "sb", webhooks: 1 },
+  // The baseline Worker's durable floor: a D1 insert and an object's stored row before the 202, nothing else.
+  { key: "floor", prefix: "sf", webhooks: 1 },
+  // …and the same with the object as the one durable hop (no D1 insert).
+  { key: "floor_object", prefix: "so", webhooks: 1 },
   { key: "none", prefix: "sn", webhooks: 1 },
   { key: "strict", prefix: "ss", webhooks: 1 },
   { key: "ten", prefix: "st-", webhooks: 10 },
@@ -40,13 +45,23 @@ export async function single(ctx) {
   const lightOut = { events_per_round: P.lightEvents };
   for (const [k, list] of Object.entries(light)) lightOut[k] = { ...fold(list, lightKeys), lost: list.reduce((s, x) => s + x.lost, 0) };
 
-  log(`single-event path under load: ${P.concurrency} clients for ${P.singleSeconds} s per side (forward-only, 1 webhook none, 1 strict, 10 strict)`);
+  log(
+    `single-event path under load: ${P.concurrency} clients for ${P.singleSeconds} s per side (forward-only, its durable floor, 1 webhook none, 1 strict, 10 strict)`,
+  );
   const rounds = Object.fromEntries(SIDES.map((s) => [s.key, []]));
   const roundMs = SIDES.length * (P.singleSeconds * 1000 + 4000);
   for (let r = 0; r < P.singleRounds && (r === 0 || ctx.spare("single") > roundMs); r++) {
     for (const side of SIDES) {
-      const send = side.key === "baseline" ? (id) => t.forward("sb", id) : (id) => t.ingestOne(acc[side.key].accountId, id);
-      const x = await underLoad(ctx, { ...side, round: r, send, inst: side.key === "baseline" ? base : svc });
+      const onBaseline = side.key === "baseline" || side.key.startsWith("floor");
+      const send =
+        side.key === "baseline"
+          ? (id) => t.forward("sb", id)
+          : side.key === "floor"
+            ? (id) => t.floor("sf", id)
+            : side.key === "floor_object"
+              ? (id) => t.floor("so", id, "?object-only")
+              : (id) => t.ingestOne(acc[side.key].accountId, id);
+      const x = await underLoad(ctx, { ...side, round: r, send, inst: onBaseline ? base : svc });
       const b = rounds.baseline.at(-1);
       if (side.key !== "baseline") {
         x.ratio_delivered = x.delivered_per_s && b?.delivered_per_s ? x.delivered_per_s / b.delivered_per_s : null;

@@ -7,8 +7,16 @@ const pair = (a, b) => `${spread(a)} / ${spread(b)}`;
 /** The single-event path under load and at light load: one column per side, medians (min–max) over the rounds. */
 export function singleTable(s) {
   if (!s?.baseline) return "_Single-event phase not run._";
-  const sides = ["baseline", "none", "strict", "ten"].filter((k) => s[k]);
-  const head = ["", "forward-only Worker", "service, 1 webhook `none`", "1 webhook strict", "10 strict webhooks"].slice(0, sides.length + 1);
+  const names = {
+    baseline: "forward-only Worker",
+    floor: "its durable floor (D1 + object, no app)",
+    floor_object: "the floor, object only (no D1)",
+    none: "service, 1 webhook `none`",
+    strict: "1 webhook strict",
+    ten: "10 strict webhooks",
+  };
+  const sides = Object.keys(names).filter((k) => s[k]);
+  const head = ["", ...sides.map((k) => names[k])];
   const each = (f) => sides.map((k) => f(s[k], k));
   const ratio = (x, k) => (k === "baseline" ? "" : ` (${fmt(x.ratio_delivered?.median)}×)`);
   const cpu = (x, key) => fmt(x.cpu_ms_per_event_by_process?.[key]?.median);
