@@ -1870,7 +1870,7 @@ export interface paths {
         };
         /**
          * Connect to a relay (WebSocket)
-         * @description A WebSocket upgrade, authenticated like every route (bearer key, its IP allowlist). The service sends `{"type":"request","id","method","headers","body"}` frames, each a delivery signed as on the wire; the client answers `{"type":"response","id","status","headers","body","duration_ms"}` (or `{"type":"response","id","error","duration_ms"}`), which becomes the attempt's outcome. Text `ping` is answered `pong`. A newer connection replaces an older one (close code 4001); a deleted or expired relay closes with 4004.
+         * @description A WebSocket upgrade, authenticated like every route (bearer key, its IP allowlist). The service sends `{"type":"request","id","method","headers","body"}` frames, each a delivery signed as on the wire; the client answers `{"type":"response","id","status","headers","body","duration_ms"}` (or `{"type":"response","id","error","duration_ms"}`), which becomes the attempt's outcome. Text `ping` is answered `pong`. A newer connection replaces an older one (close code 4001); revoking the API key a connection was opened with closes it with 4003; a deleted or expired relay closes with 4004.
          */
         get: {
             parameters: {

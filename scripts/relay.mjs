@@ -109,6 +109,7 @@ export async function runRelay({ api, key, forwardTo, relayId, events, out, pain
       if (stopping) return;
       if (code === 4004) stop(`The relay is gone: ${reason || "deleted or expired"}. Run without --relay to make a new one.`);
       if (code === 4001) stop("Another `npm run listen` connected to this relay and took over.");
+      if (code === 4003) stop("The API key this relay was opened with was revoked. Run again with --key and a valid key.");
       out(paint.yellow(`Disconnected${code ? ` (${code})` : ""}; reconnecting in ${backoff / 1000} s…`));
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -193,6 +193,36 @@ describe("relays", () => {
     expect(Date.parse(left.expires_at)).toBeGreaterThan(Date.now() + DAY);
   });
 
+  test("revoking the API key a CLI connected with closes its socket (4003) at once; revoking another key does not, and what waits goes to the next CLI", async () => {
+    const r = await relayHook();
+    const second = await expectJson(call("POST", `/v1/accounts/${r.accountId}/api-keys`, { token: env.PLATFORM_TOKEN, body: { name: "laptop" } }), 201);
+    const revoke = (keyId: string) => call("DELETE", `/v1/accounts/${r.accountId}/api-keys/${keyId}`, { token: env.PLATFORM_TOKEN });
+
+    // A key that opened no socket: revoking it leaves the CLI connected with the other key alone.
+    const third = await expectJson(call("POST", `/v1/accounts/${r.accountId}/api-keys`, { token: env.PLATFORM_TOKEN, body: { name: "spare" } }), 201);
+    const kept = await connect(r.relay.id, r.key);
+    expect((await revoke(third.id)).status).toBe(204);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(kept.closed).toEqual([]);
+    expect((await expectJson(call("GET", `/v1/relays/${r.relay.id}`, { token: r.key }), 200)).connected).toBe(true);
+    await kept.close();
+
+    // The key that opened this socket: revoked, the socket closes, and the next event does not reach it.
+    const cli = await connect(r.relay.id, second.key);
+    expect((await revoke(second.id)).status).toBe(204);
+    await new Promise((res) => setTimeout(res, 50));
+    expect(cli.closed).toEqual([{ code: 4003, reason: expect.stringContaining("revoked") }]);
+    expect((await expectJson(call("GET", `/v1/relays/${r.relay.id}`, { token: r.key }), 200)).connected).toBe(false);
+    const waiting = await ingest(r, 1);
+    expect(cli.frames).toEqual([]);
+    await expectProblem(connectRequest(r.relay.id, second.key), 401);
+
+    const next = await connect(r.relay.id, r.key);
+    await settle(r.hook);
+    expect(eventIdsOf(next.frames)).toEqual([waiting]);
+    await next.close();
+  });
+
   test("an event for one account never reaches another account's relay", async () => {
     const a = await relayHook();
     const b = await relayHook();

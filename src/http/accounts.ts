@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { config } from "../config";
 import { newId } from "../ids";
 import { ipRuleError } from "../ip-rules";
+import { closeRelaysOpenedWith } from "../relay/stub";
 import { shardFor } from "../shards";
 import { randomToken, sha256Hex } from "../signing";
 import type { AppEnv } from "./app-env";
@@ -107,6 +108,7 @@ accounts.openapi(
       .bind(Date.now(), key_id, account_id)
       .run();
     if (result.meta.changes === 0) throw notFound("API key", key_id);
+    await closeRelaysOpenedWith(c.env, account_id, key_id);
     return c.body(null, 204);
   },
 );

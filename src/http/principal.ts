@@ -13,6 +13,11 @@ export function accountOf(c: Context<AppEnv>): string {
   return account(c).accountId;
 }
 
+/** The API key the caller authenticated with. */
+export function keyIdOf(c: Context<AppEnv>): string {
+  return account(c).keyId;
+}
+
 /** The log shard of the caller's account (src/shards.ts). */
 export function logShardOf(c: Context<AppEnv>): number {
   return account(c).logShard;

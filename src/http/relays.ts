@@ -1,13 +1,13 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { newId } from "../ids";
-import { RELAY_IDLE_EXPIRY_MS, type RelayState, relayUrl } from "../relay/contract";
+import { KEY_ID_HEADER, RELAY_IDLE_EXPIRY_MS, type RelayState, relayUrl } from "../relay/contract";
 import { relayOf } from "../relay/stub";
 import { deleteWebhook } from "../webhooks/delete";
 import { getWebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
 import { bearer, errors, json, ProblemSchema } from "./openapi";
-import { accountOf } from "./principal";
+import { accountOf, keyIdOf } from "./principal";
 import { notFound, ProblemError, validationProblem } from "./problem";
 import { insertWebhook } from "./webhooks";
 
@@ -152,7 +152,7 @@ relays.openapi(
     tags: ["Relays"],
     summary: "Connect to a relay (WebSocket)",
     description:
-      'A WebSocket upgrade, authenticated like every route (bearer key, its IP allowlist). The service sends `{"type":"request","id","method","headers","body"}` frames, each a delivery signed as on the wire; the client answers `{"type":"response","id","status","headers","body","duration_ms"}` (or `{"type":"response","id","error","duration_ms"}`), which becomes the attempt\'s outcome. Text `ping` is answered `pong`. A newer connection replaces an older one (close code 4001); a deleted or expired relay closes with 4004.',
+      'A WebSocket upgrade, authenticated like every route (bearer key, its IP allowlist). The service sends `{"type":"request","id","method","headers","body"}` frames, each a delivery signed as on the wire; the client answers `{"type":"response","id","status","headers","body","duration_ms"}` (or `{"type":"response","id","error","duration_ms"}`), which becomes the attempt\'s outcome. Text `ping` is answered `pong`. A newer connection replaces an older one (close code 4001); revoking the API key a connection was opened with closes it with 4003; a deleted or expired relay closes with 4004.',
     security: bearer,
     request: { params: RelayParam },
     responses: {
@@ -168,7 +168,11 @@ relays.openapi(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new ProblemError(426, "Connect with a WebSocket (`Upgrade: websocket`), as `npm run listen -- --forward-to …` does.", {}, { upgrade: "websocket" });
     }
-    const upgraded = await relayOf(c.env, state.relay_id).fetch(c.req.raw);
+    // The session tags the socket with the key that opened it, so that revoking the key closes it. The route sets the
+    // header itself, over anything the caller sent under that name.
+    const headers = new Headers(c.req.raw.headers);
+    headers.set(KEY_ID_HEADER, keyIdOf(c));
+    const upgraded = await relayOf(c.env, state.relay_id).fetch(new Request(c.req.raw.url, { method: "GET", headers }));
     // A new Response: the stub's headers are immutable, and the edge middleware adds its own on the way out.
     return new Response(upgraded.body, { status: upgraded.status, headers: upgraded.headers, webSocket: upgraded.webSocket });
   },

@@ -81,6 +81,11 @@ export interface RelayRpc extends Rpc.DurableObjectBranded {
    * Answers an error when no CLI is connected or the account is not the session's: a failed attempt, retried.
    */
   send(accountId: string, req: RelayRequest): Promise<RelayAnswer>;
+  /** Closes the socket if `keyId` opened it (that key was revoked): 4003, and the CLI stops. Answers how many closed. */
+  keyRevoked(keyId: string): Promise<number>;
   /** Closes the socket and forgets the session (its webhook is the caller's to delete). */
   destroy(): Promise<void>;
 }
+
+/** The connect route tells the session which API key opened a socket in this header (set by the route, never the caller's). */
+export const KEY_ID_HEADER = "x-broxiai-relay-key";

@@ -5,6 +5,7 @@ import { queueOf } from "../delivery/queue-stub";
 import { deleteWebhook } from "../webhooks/delete";
 import { getWebhookRow } from "../webhooks/store";
 import {
+  KEY_ID_HEADER,
   PING,
   PONG,
   RELAY_IDLE_EXPIRY_MS,
@@ -39,6 +40,8 @@ const ResponseFrameSchema = z.union([
 export const CLOSE_GONE = 4004;
 /** …and with this one, that a newer connection to the same relay took over. */
 export const CLOSE_REPLACED = 4001;
+/** …and with this one, that the API key it connected with was revoked: a revoked key receives nothing more. */
+export const CLOSE_REVOKED = 4003;
 
 /**
  * One relay session (README, "Develop from a laptop (relay)"): the WebSocket of one `npm run listen`, held with the
@@ -92,7 +95,9 @@ export class RelaySession extends DurableObject<Env> implements RelayRpc {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
     const { 0: client, 1: server } = new WebSocketPair();
     for (const old of this.ctx.getWebSockets()) closeQuietly(old, CLOSE_REPLACED, "a newer connection to this relay took over");
-    this.ctx.acceptWebSocket(server);
+    // Tagged with the key that opened it, so that revoking that key closes it (keyRevoked).
+    const keyId = request.headers.get(KEY_ID_HEADER);
+    this.ctx.acceptWebSocket(server, keyId ? [keyId] : []);
     await this.ctx.storage.put("times", { last_connected_at: this.#now(), idle_since: null } satisfies Times);
     // What waited while nobody was connected goes out now, in order, instead of at its next backoff. The queue only
     // marks it due and starts a run in its own invocation, so the upgrade waits for one short RPC.
@@ -182,6 +187,15 @@ export class RelaySession extends DurableObject<Env> implements RelayRpc {
     const row = await getWebhookRow(this.env.DB, info.account_id, info.webhook_id);
     if (row) await deleteWebhook(this.env, row, Date.now());
     await this.destroy();
+  }
+
+  async keyRevoked(keyId: string): Promise<number> {
+    const sockets = this.ctx.getWebSockets(keyId);
+    for (const ws of sockets) {
+      closeQuietly(ws, CLOSE_REVOKED, "the API key this connection was opened with was revoked");
+      await this.#closed(ws);
+    }
+    return sockets.length;
   }
 
   async destroy(): Promise<void> {

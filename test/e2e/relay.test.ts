@@ -61,7 +61,8 @@ async function keyFrom(accountId: string, allowed_ips: string[]) {
 
 test("the CLI relays deliveries to a local receiver: verified, 500 then 200 as the log shows; after a reconnect the waiting ones arrive in order; a wrong key or an address outside the allowlist is refused", async () => {
   const account = await newAccount(server, "Laptop");
-  const { key } = await keyFrom(account.id, ["127.0.0.1", "::1"]);
+  const laptop = await keyFrom(account.id, ["127.0.0.1", "::1"]);
+  const key = laptop.key;
   const api = apiOf(server, key);
   let secret = "";
   const verified: boolean[] = [];
@@ -145,6 +146,12 @@ test("the CLI relays deliveries to a local receiver: verified, 500 then 200 as t
     ws.on("error", () => {});
   });
   expect(status).toBe(403);
+
+  // The key the connected CLI uses is revoked: its socket is closed at once (4003), and the CLI says why and stops.
+  const platform = apiOf(server);
+  await expectAnswer(platform.DELETE("/v1/accounts/{account_id}/api-keys/{key_id}", { params: { path: { account_id: account.id, key_id: laptop.id } } }), 204);
+  expect(await cli.exited).toBe(1);
+  expect(cli.output()).toMatch(/key this relay was opened with was revoked/);
 });
 
 test("one account's relay never sees another account's events", async () => {

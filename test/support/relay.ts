@@ -50,7 +50,9 @@ export async function connect(relayId: string, key: string, answers: LocalAnswer
         : { status: a.status, headers: a.headers ?? { "content-type": "text/plain" }, body: a.body ?? "", duration_ms: 3 };
     ws.send(JSON.stringify({ type: "response", id: frame.id, ...reply }));
   });
-  ws.addEventListener("close", (e) => closed.push({ code: e.code, reason: e.reason }));
+  ws.addEventListener("close", (e) => {
+    closed.push({ code: e.code, reason: e.reason });
+  });
   return {
     ws,
     frames,
