@@ -16,7 +16,8 @@ import { BROADCAST, type EventRow } from "./stored";
  * Run twice — a redelivered message, a consumer that died mid-page, the cron queuing it again — it creates nothing
  * twice: a copy is inserted only where the account has no event with that id, and every hand-off is read back from
  * the copy as stored, so the same delivery id goes to the same queue again, which drops a delivery it already
- * holds or D1 shows finished (delivery/queue.ts `enqueue`; the items are not `fresh`). The receiver sees one
+ * holds or D1 shows finished (delivery/queue.ts `enqueue`; only the run that wrote a copy hands its deliveries off
+ * as `fresh`, needing no such check). The receiver sees one
  * webhook-id. A copy marked `fanout` is this broadcast's; an account's own event with that id (fanout 0) is left
  * alone, as a direct broadcast leaves it.
  */
@@ -74,10 +75,14 @@ export async function runPage(env: Env, msg: FanoutMessage): Promise<number> {
   for (const results of written) {
     for (const copy of results.at(-1)?.results ?? []) {
       if (copy.fanout !== 1) continue;
+      // The ids this run just made: a copy listing them was written by this run, so no queue has seen its deliveries
+      // and none needs to ask D1 about them (`fresh`). A copy written before lists older ids, checked as re-hand-offs.
+      const mine = new Set((planned.get(copy.account_id) ?? []).map(([, deliveryId]) => deliveryId));
       for (const [webhookId, deliveryId] of JSON.parse(copy.handoffs) as [string, string][]) {
         const webhook = webhooks.get(webhookId);
         if (!webhook) continue;
-        plan.add(webhook, itemFor(record, webhook, deliveryId), 0);
+        const item = itemFor(record, webhook, deliveryId);
+        plan.add(webhook, mine.has(deliveryId) ? { ...item, fresh: true } : item, 0);
         handed++;
       }
     }
