@@ -108,6 +108,20 @@ describe('ordering "none"', () => {
     expect(together).toBeGreaterThan(1);
     expect(together).toBeLessThanOrEqual(6);
   });
+
+  test("a slow answer holds up no other send: a slot takes the next event as soon as its own send is done", async () => {
+    // The first request to arrive is answered after 1.5 s, every other one at once.
+    const h = await hook({ ordering: "none" }, { answers: [{ status: 200, delay_ms: 1500 }], otherwise: { status: 200 } });
+    await sendBatch(
+      h,
+      Array.from({ length: 12 }, (_, i) => run("exe_A", i + 1)),
+    );
+    const at = (await h.r.received()).map((r) => r.at).sort((a, b) => a - b);
+    expect(at).toHaveLength(12);
+    // All twelve arrived while the first still waited for its answer: none waited for it to free the other slots.
+    expect(at[11] - at[0]).toBeLessThan(1000);
+    expect((await deliveriesOf(h)).map((d: any) => d.status)).toEqual(Array(12).fill("delivered"));
+  });
 });
 
 describe("batching", () => {

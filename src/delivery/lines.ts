@@ -7,8 +7,11 @@ import type { QueueStore } from "./store";
  * the store's transitions keep the heads these queries read.
  */
 
-/** Workers allow six simultaneous outbound connections per invocation; more would only queue inside the runtime. */
-export const WAVE_WIDTH = 6;
+/**
+ * Sends at once, at most: Workers allow six simultaneous outbound connections per invocation, and more would only
+ * queue inside the runtime. Each slot takes the next due row as soon as its send has an outcome.
+ */
+export const SEND_SLOTS = 6;
 
 /** What one request carries: one row, or a batch of rows sent as one `type: "batch"` request. */
 export interface Unit {
@@ -16,14 +19,20 @@ export interface Unit {
   batchId: string | null;
 }
 
-/** The units due now, oldest first: one for strict ordering and batches (one line), up to WAVE_WIDTH otherwise. */
-export function dueUnits(store: QueueStore, cfg: QueueConfig, now: number, newBatchId: () => string): Unit[] {
-  if (cfg.batch) return dueBatch(store, cfg.batch, now, newBatchId);
-  if (cfg.ordering === "strict") {
+/**
+ * The units due now, oldest first, none of them in flight: for strict ordering and batches (one line) one, and only
+ * while nothing of the line is in flight; otherwise up to `room` heads (SEND_SLOTS at most are sent at once).
+ */
+export function dueUnits(store: QueueStore, cfg: QueueConfig, now: number, newBatchId: () => string, room = SEND_SLOTS): Unit[] {
+  if (room <= 0) return [];
+  if (cfg.batch || cfg.ordering === "strict") {
+    // One line: its next unit goes once the one before it has its outcome.
+    if (store.inFlight > 0) return [];
+    if (cfg.batch) return dueBatch(store, cfg.batch, now, newBatchId);
     const head = lineHead(store);
     return head && head.next_at <= now ? [{ rows: [head], batchId: null }] : [];
   }
-  const w = store.waiting();
+  const w = store.ready();
   return (
     store.sql
       // INDEXED BY: without statistics SQLite may walk the rowid order instead, reading every row behind the heads.
@@ -31,7 +40,7 @@ export function dueUnits(store: QueueStore, cfg: QueueConfig, now: number, newBa
         `SELECT * FROM queue INDEXED BY queue_ready WHERE head = 1 AND next_at <= ? AND ${w.where} ORDER BY next_at, seq LIMIT ?`,
         now,
         ...w.args,
-        WAVE_WIDTH,
+        Math.min(room, SEND_SLOTS),
       )
       .toArray()
       .map((r) => ({ rows: [r], batchId: null }))
@@ -74,10 +83,10 @@ export function nextDue(store: QueueStore, cfg: QueueConfig): number | null {
   return open < cfg.batch.max_size ? Math.max(head.next_at, head.created_at + cfg.batch.max_wait_ms) : head.next_at;
 }
 
-/** Waiting rows past their ttl_s, up to `limit`. */
+/** Waiting rows past their ttl_s, up to `limit` (not one being sent: its outcome settles it). */
 export function expiredRows(store: QueueStore, now: number, limit: number): Row[] {
   if (!store.mayExpire) return [];
-  const w = store.waiting();
+  const w = store.ready();
   return store.sql.exec<Row>(`SELECT * FROM queue WHERE expires_at IS NOT NULL AND expires_at <= ? AND ${w.where} LIMIT ?`, now, ...w.args, limit).toArray();
 }
 

@@ -2,13 +2,13 @@ import { newId } from "../ids";
 import type { QueueConfig } from "../webhooks/types";
 import { deliver, type Parts } from "./attempt";
 import { HOLD_MS } from "./journal";
-import { dueUnits, expiredRows, nextDue, nextExpiry, type Unit } from "./lines";
+import { dueUnits, expiredRows, nextDue, nextExpiry, type Unit, SEND_SLOTS } from "./lines";
 
 /** One run sends for at most this long, then re-arms the alarm, so a huge backlog never pins one invocation. */
 const RUN_BUDGET_MS = 25_000;
 /**
  * …and makes at most about this many subrequests (sends and D1 batches): an invocation may make 1,000 on older paid
- * plans (10,000 today), and a run that hit the limit would throw in the middle of a wave.
+ * plans (10,000 today), and a run that hit the limit would throw in the middle of its sends.
  */
 const RUN_SUBREQUESTS = 900;
 /**
@@ -34,13 +34,17 @@ const PAGE = 500;
 /**
  * The scheduler: when the queue sends. A hand-off that finds the queue idle starts a run in its own invocation; the
  * alarm is for retries, waits (batches, pauses, rate limits), the outbox and long backlogs, and is always set to the
- * earliest of them. A run sends in waves — the due units, all at once — until nothing is due or its budget is spent.
+ * earliest of them. A run keeps up to SEND_SLOTS sends going (one for a strict or batched line), each slot taking the
+ * next due unit as soon as its send has an outcome, so one slow receiver answer holds up no other send, until nothing
+ * is due or its budget is spent.
  */
 export class Scheduler {
   readonly #p: Parts;
   #running: Promise<void> | null = null;
   /** A hand-off came in while a run was finishing: another run follows it at once, rather than the alarm. */
   #again = false;
+  /** Wakes a run that waits for a free slot or for news (a hand-off). */
+  #wake: (() => void) | null = null;
 
   constructor(parts: Parts) {
     this.#p = parts;
@@ -50,6 +54,7 @@ export class Scheduler {
   kick(): void {
     if (this.#running) {
       this.#again = true;
+      this.#wake?.();
       return;
     }
     this.#p.seams.waitUntil(this.#serial(false));
@@ -85,6 +90,7 @@ export class Scheduler {
     let subrequests = 0;
     let flushedAt = started;
     let backstop = byAlarm;
+    const sending = new Set<Promise<void>>();
     for (;;) {
       const cfg = this.#p.config();
       if (!cfg || cfg.deleted) break;
@@ -92,9 +98,14 @@ export class Scheduler {
       // Expiry runs whether or not the webhook is active: a held event past its ttl_s is as useless as any other.
       this.#expire(cfg, now);
       if (!cfg.active || now - started >= RUN_BUDGET_MS || subrequests >= RUN_SUBREQUESTS) break;
-      const units = dueUnits(store, cfg, now, () => newId("bat", now));
+      const units = dueUnits(store, cfg, now, () => newId("bat", now), SEND_SLOTS - sending.size);
       const allowed = units.slice(0, pacing.take(cfg, units.length, now));
       if (allowed.length === 0) {
+        // Nothing more may go now: wait for a send's outcome (or a hand-off), then look again.
+        if (sending.size > 0) {
+          await this.#nextChange(sending);
+          continue;
+        }
         // Before stopping, the log goes out: a hand-off that came in meanwhile is then seen by the next look.
         if (logging && journal.sentRows > 0) {
           logging = await journal.flush();
@@ -108,7 +119,11 @@ export class Scheduler {
         backstop = true;
         await this.#backstop(now);
       }
-      await Promise.all(allowed.map((u) => deliver(this.#p, cfg, u)));
+      for (const unit of allowed) {
+        store.dispatch(unit.rows);
+        const send: Promise<void> = deliver(this.#p, cfg, unit).finally(() => sending.delete(send));
+        sending.add(send);
+      }
       subrequests += allowed.length;
       if (logging && (journal.sentRows >= LOG_FLUSH_ROWS || seams.now() - flushedAt >= LOG_FLUSH_MS)) {
         logging = await journal.flush();
@@ -117,6 +132,8 @@ export class Scheduler {
         subrequests++;
       }
     }
+    // The sends still going finish first: their outcomes belong to this run.
+    await Promise.all(sending);
     // What is still unlogged leaves memory now: to D1, or to the outbox if D1 is refusing.
     if (logging) await journal.flush();
     else journal.spill();
@@ -132,6 +149,16 @@ export class Scheduler {
     }
     // A backstop this run set is not left to fire for nothing.
     await this.arm({ force: true, clear: !byAlarm && backstop });
+  }
+
+  /** Until one of the sends has its outcome, or a hand-off comes in. */
+  #nextChange(sending: Set<Promise<void>>): Promise<void> {
+    const handedOff = new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+    return Promise.race([...sending, handedOff]).finally(() => {
+      this.#wake = null;
+    });
   }
 
   /** Closes every waiting row past its ttl_s (or held past the retention) as expired, a page at a time. */
@@ -194,7 +221,7 @@ export class Scheduler {
   }
 }
 
-/** Whether a wave sends a delivery that has been due for BACKSTOP_AFTER_MS or more: the queue is behind. */
+/** Whether the units about to go include a delivery due BACKSTOP_AFTER_MS ago or more: the queue is behind. */
 function behind(units: Unit[], now: number): boolean {
   return units.some((u) => u.rows.some((r) => r.next_at <= now - BACKSTOP_AFTER_MS));
 }

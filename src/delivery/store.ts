@@ -22,7 +22,8 @@ import { QUEUE_SCHEMA, type Row, type Start } from "./rows";
  *
  * A delivery's states
  *
- *     add ─▶ waiting ──2xx──▶ sent ──its log is in D1──▶ done (a spare, or deleted)
+ *     add ─▶ waiting ──send──▶ in flight ──2xx──▶ sent ──its log is in D1──▶ done (a spare, or deleted)
+ *                          (in flight leaves by its outcome: every other arrow below starts from it too)
  *              ▲ │
  *              │ ├── failed, attempts left ──▶ waiting again, due later (next_at)
  *              │ ├── 410, or failing too long ──▶ waiting, held while the webhook is off
@@ -30,6 +31,7 @@ import { QUEUE_SCHEMA, type Row, type Start } from "./rows";
  *              └──── redelivered: a done delivery goes back to waiting, under its own number
  *
  * - waiting: a row above the mark, in storage.
+ * - in flight: a waiting row this process is sending now: a mark in memory only, so that no other send takes it.
  * - sent: a row above the mark that this process delivered and whose log is on its way to D1: a mark in memory only.
  * - done: a row at or below the mark, or no row at all.
  *
@@ -45,6 +47,8 @@ import { QUEUE_SCHEMA, type Row, type Start } from "./rows";
  *    deleted instead.
  * 5. A keyed line's head is its lowest waiting row; a `none` row (a line of its own) is flagged from its hand-off until
  *    it is done, sent or not (the queries for rows to send leave sent rows out).
+ * 6. No row is sent twice at once: the queries for rows to send leave in-flight rows out, a keyed line's head stays
+ *    its head while in flight, and a strict or batched line sends nothing while one of its rows is in flight.
  */
 
 /**
@@ -66,6 +70,8 @@ export class QueueStore {
   #mayExpire: boolean;
   /** Rows delivered by this process whose log is not in D1 yet. */
   readonly #sent = new Set<number>();
+  /** Rows this process is sending now: still waiting (a wake-up sends them again), but not to be chosen twice. */
+  readonly #inFlight = new Set<number>();
 
   constructor(sql: SqlStorage) {
     this.sql = sql;
@@ -107,6 +113,24 @@ export class QueueStore {
   /** The SQL condition for a waiting row (owed and not sent) and its two arguments. */
   waiting(): { where: string; args: [number, string] } {
     return { where: "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", args: [this.#done, JSON.stringify([...this.#sent])] };
+  }
+
+  /**
+   * The SQL condition for a row that may be chosen for a send: waiting and not in flight. Heads are kept by
+   * `waiting()`, so a keyed line's head stays its head while in flight and the line's next row waits behind it.
+   */
+  ready(): { where: string; args: [number, string] } {
+    return { where: "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", args: [this.#done, JSON.stringify([...this.#sent, ...this.#inFlight])] };
+  }
+
+  /** waiting → in flight: a send took these rows. Their outcome (markSent, retry, finish) lets go of them. */
+  dispatch(rows: Row[]): void {
+    for (const r of rows) this.#inFlight.add(r.seq);
+  }
+
+  /** Rows being sent now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
   }
 
   isSent(seq: number): boolean {
@@ -237,7 +261,10 @@ export class QueueStore {
 
   /** waiting → sent: the receiver took these rows; their log is on its way. */
   markSent(rows: Row[]): void {
-    for (const r of rows) this.#sent.add(r.seq);
+    for (const r of rows) {
+      this.#inFlight.delete(r.seq);
+      this.#sent.add(r.seq);
+    }
     // A keyed line's head moves on to its next row. A `none` row is a line of its own: it keeps its flag while sent (the
     // queries for rows to send leave sent rows out), and gives it up when it is done (finish), a page at a time.
     for (const key of keysOf(rows)) if (!isAlone(key)) this.rehead(key);
@@ -245,6 +272,7 @@ export class QueueStore {
 
   /** A failed attempt with attempts left, or a hold: the rows stay waiting, with one more attempt, due at `nextAt`. */
   retry(rows: Row[], nextAt: number, batchId: string | null): void {
+    for (const r of rows) this.#inFlight.delete(r.seq);
     // A batch is written to its rows only when it has to be retried, so that the retry sends the same rows under the same id.
     this.sql.exec(
       "UPDATE queue SET attempts = attempts + 1, next_at = ?, batch_id = ? WHERE seq IN (SELECT value FROM json_each(?))",
@@ -277,7 +305,10 @@ export class QueueStore {
               .map((r) => r.order_key),
           );
     const sent = seqs.filter((seq) => this.#sent.has(seq));
-    for (const s of seqs) this.#sent.delete(s);
+    for (const s of seqs) {
+      this.#sent.delete(s);
+      this.#inFlight.delete(s);
+    }
     // A sent `none` row gives up the head flag it kept while sent (markSent).
     if (sent.length > 0) this.sql.exec("UPDATE queue SET head = 0 WHERE head = 1 AND seq IN (SELECT value FROM json_each(?))", JSON.stringify(sent));
     const lowestOwed = this.sql
@@ -300,6 +331,7 @@ export class QueueStore {
   clear(): void {
     this.sql.exec("DELETE FROM queue");
     this.#sent.clear();
+    this.#inFlight.clear();
     this.#spares = 0;
     this.#spareSeqs = [];
     this.#done = this.#last;

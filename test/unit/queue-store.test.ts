@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, test, vi } from "vitest";
 import type { QueueItem } from "../../src/delivery/contract";
 import { Journal } from "../../src/delivery/journal";
-import { dueUnits, expiredRows } from "../../src/delivery/lines";
+import { dueUnits, expiredRows, type Unit, SEND_SLOTS } from "../../src/delivery/lines";
 import type { LogStatement } from "../../src/delivery/log";
 import type { Row } from "../../src/delivery/rows";
 import type { LogSink } from "../../src/delivery/seams";
@@ -10,10 +10,10 @@ import { MAX_SPARES, QueueStore } from "../../src/delivery/store";
 import type { QueueConfig } from "../../src/webhooks/types";
 import { nodeSql } from "./sqlite";
 
-// The queue's store and log pipeline against a simple model, outside workerd: random sequences of hand-offs, waves of
-// sends with random outcomes, log flushes (D1 up or down), redeliveries, expiries, wake-ups and crashes. After every
-// step: no sequence number is given twice, each line goes out in order, nothing handed over is lost, spares stay
-// bounded.
+// The queue's store and log pipeline against a simple model, outside workerd: random sequences of hand-offs, sends
+// taken up while others are still going and settled in any order with random outcomes, log flushes (D1 up or down),
+// redeliveries, expiries, wake-ups and crashes. After every step: no sequence number is given twice, no row is sent
+// twice at once, each line goes out in order, nothing handed over is lost, spares stay bounded.
 
 type Ordering = QueueConfig["ordering"];
 
@@ -64,6 +64,9 @@ const Op = fc.oneof(
     weight: 5,
     arbitrary: fc.record({ kind: fc.constant("wave" as const), outcomes: fc.array(fc.constantFrom("ok", "fail", "give-up"), { minLength: 6, maxLength: 6 }) }),
   },
+  // The scheduler's slots: sends taken up while others are still going, and outcomes in any order.
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("dispatch" as const), room: fc.integer({ min: 1, max: SEND_SLOTS }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("settle" as const), pick: fc.nat(), outcome: fc.constantFrom("ok", "fail", "give-up") }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("flush" as const), up: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("redeliver" as const), pick: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("expire" as const), pick: fc.nat() }) },
@@ -134,6 +137,42 @@ async function runScenario(ordering: Ordering, ops: Step[]): Promise<void> {
     }
   };
 
+  // Units taken for a send whose outcome has not come yet (the scheduler's slots).
+  let flying: Unit[] = [];
+  const seqsFlying = () => new Set(flying.flatMap((u) => u.rows.map((r) => r.seq)));
+
+  /** Units chosen to go now: no row already being sent, and nothing lower of the same line waiting or in flight. */
+  const expectInOrder = (units: Unit[]) => {
+    const busy = seqsFlying();
+    const waiting = owedRows().filter((r) => !store.isSent(r.seq));
+    const lineOf = (r: Row) => (ordering === "strict" ? "" : handed.get(r.delivery_id)!.key);
+    for (const unit of units) {
+      for (const row of unit.rows) {
+        expect(busy.has(row.seq), `row ${row.seq} chosen while it is being sent`).toBe(false);
+        const earlier = waiting.filter((w) => w.seq < row.seq && lineOf(w) === lineOf(row));
+        expect(
+          earlier.map((w) => w.seq),
+          `row ${row.seq} sent before its line's earlier rows`,
+        ).toEqual([]);
+      }
+    }
+  };
+
+  /** A send's outcome, applied as the attempt applies it. */
+  const settle = (unit: Unit, outcome: "ok" | "fail" | "give-up") => {
+    const statements: LogStatement[] = unit.rows.map((r) => ({ sql: "UPSERT outcome", params: [r.delivery_id] }));
+    if (outcome === "ok") journal.delivered(unit.rows, statements);
+    else if (outcome === "fail") {
+      store.retry(unit.rows, now(), unit.batchId);
+      journal.record(statements);
+      journal.logged(unit.rows);
+    } else {
+      journal.record(statements);
+      journal.logged(unit.rows);
+      store.finish(unit.rows.map((r) => r.seq));
+    }
+  };
+
   let bursts = 0;
   for (const op of ops) {
     // One burst past the spares' bound a run is enough to reach it, and keeps a run quick.
@@ -158,31 +197,24 @@ async function runScenario(ordering: Ordering, ops: Step[]): Promise<void> {
         break;
       }
       case "wave": {
-        const units = dueUnits(store, cfg, now(), () => "bat_x");
-        const waiting = owedRows().filter((r) => !store.isSent(r.seq));
-        for (const [i, unit] of units.entries()) {
-          for (const row of unit.rows) {
-            // Each line goes out in order: nothing lower of the same line is still waiting.
-            const lineOf = (r: Row) => (ordering === "strict" ? "" : handed.get(r.delivery_id)!.key);
-            const earlier = waiting.filter((w) => w.seq < row.seq && lineOf(w) === lineOf(row));
-            expect(
-              earlier.map((w) => w.seq),
-              `row ${row.seq} sent before its line's earlier rows`,
-            ).toEqual([]);
-          }
-          const outcome = op.outcomes[i];
-          const statements: LogStatement[] = unit.rows.map((r) => ({ sql: "UPSERT outcome", params: [r.delivery_id] }));
-          if (outcome === "ok") journal.delivered(unit.rows, statements);
-          else if (outcome === "fail") {
-            store.retry(unit.rows, now(), unit.batchId);
-            journal.record(statements);
-            journal.logged(unit.rows);
-          } else {
-            journal.record(statements);
-            journal.logged(unit.rows);
-            store.finish(unit.rows.map((r) => r.seq));
-          }
+        const units = dueUnits(store, cfg, now(), () => "bat_x", SEND_SLOTS - flying.length);
+        expectInOrder(units);
+        for (const [i, unit] of units.entries()) settle(unit, op.outcomes[i]);
+        break;
+      }
+      case "dispatch": {
+        const units = dueUnits(store, cfg, now(), () => "bat_x", Math.min(op.room, SEND_SLOTS - flying.length));
+        expectInOrder(units);
+        for (const unit of units) {
+          store.dispatch(unit.rows);
+          flying.push(unit);
         }
+        break;
+      }
+      case "settle": {
+        if (flying.length === 0) break;
+        const [unit] = flying.splice(op.pick % flying.length, 1);
+        settle(unit, op.outcome);
         break;
       }
       case "flush":
@@ -220,9 +252,10 @@ async function runScenario(ordering: Ordering, ops: Step[]): Promise<void> {
         break;
       }
       case "crash":
-        // The process dies: memory is gone, storage stays.
+        // The process dies: memory is gone (the sends under way with it), storage stays.
         store = new QueueStore(sql);
         journal = new Journal(sql, store, d1);
+        flying = [];
         break;
     }
     check();
@@ -230,6 +263,7 @@ async function runScenario(ordering: Ordering, ops: Step[]): Promise<void> {
   }
 
   // Drain: with D1 up and every send succeeding, everything handed over ends logged.
+  for (const unit of flying.splice(0)) settle(unit, "ok");
   for (;;) {
     await journal.flush();
     const units = dueUnits(store, cfg, now(), () => "bat_x");
