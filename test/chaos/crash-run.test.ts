@@ -313,7 +313,7 @@ test(`${WEBHOOKS * PER_WEBHOOK} events across ${WEBHOOKS} webhooks, SIGKILL ${KI
   expect(attemptGaps).toBe(0);
   expect(attemptsBehindReceiver).toBe(0);
   // Each kill can re-send the requests in flight (one per strict/keyed line, six per unordered queue) and, per
-  // queue, what the receiver took but whose log had not reached D1 yet: at most a log page (20) and a wave (6).
+  // queue, what the receiver took but whose log had not reached D1 yet: at most a log page (20) and the six sends in flight.
   expect(dupAfterCrash).toBeLessThanOrEqual(KILLS * (12 + 4 * 5 + 4 * 6 + 20 * (20 + 6)));
 });
 
