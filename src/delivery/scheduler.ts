@@ -2,7 +2,7 @@ import { newId } from "../ids";
 import type { QueueConfig } from "../webhooks/types";
 import { deliver, type Parts } from "./attempt";
 import { HOLD_MS } from "./journal";
-import { dueUnits, expiredRows, nextDue, nextExpiry, type Unit, SEND_SLOTS } from "./lines";
+import { dueUnits, expiredRows, nextDue, nextExpiry, SEND_SLOTS, type Unit } from "./lines";
 
 /** One run sends for at most this long, then re-arms the alarm, so a huge backlog never pins one invocation. */
 const RUN_BUDGET_MS = 25_000;

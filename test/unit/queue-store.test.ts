@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, test, vi } from "vitest";
 import type { QueueItem } from "../../src/delivery/contract";
 import { Journal } from "../../src/delivery/journal";
-import { dueUnits, expiredRows, type Unit, SEND_SLOTS } from "../../src/delivery/lines";
+import { dueUnits, expiredRows, SEND_SLOTS, type Unit } from "../../src/delivery/lines";
 import type { LogStatement } from "../../src/delivery/log";
 import type { Row } from "../../src/delivery/rows";
 import type { LogSink } from "../../src/delivery/seams";
