@@ -46,7 +46,7 @@ export async function single(ctx) {
   for (const [k, list] of Object.entries(light)) lightOut[k] = { ...fold(list, lightKeys), lost: list.reduce((s, x) => s + x.lost, 0) };
 
   log(
-    `single-event path under load: ${P.concurrency} clients for ${P.singleSeconds} s per side (forward-only, its durable floor, 1 webhook none, 1 strict, 10 strict)`,
+    `single-event path under load: ${P.concurrency} clients for ${P.singleSeconds} s per side (forward-only, its durable floor with and without D1, 1 webhook none, 1 strict, 10 strict)`,
   );
   const rounds = Object.fromEntries(SIDES.map((s) => [s.key, []]));
   const roundMs = SIDES.length * (P.singleSeconds * 1000 + 4000);
