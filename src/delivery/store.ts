@@ -112,7 +112,7 @@ export class QueueStore {
 
   /** The SQL condition for a waiting row (owed and not sent) and its two arguments. */
   waiting(): { where: string; args: [number, string] } {
-    return { where: "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", args: [this.#done, JSON.stringify([...this.#sent])] };
+    return this.#owedExcept(this.#sent);
   }
 
   /**
@@ -120,7 +120,12 @@ export class QueueStore {
    * `waiting()`, so a keyed line's head stays its head while in flight and the line's next row waits behind it.
    */
   ready(): { where: string; args: [number, string] } {
-    return { where: "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", args: [this.#done, JSON.stringify([...this.#sent, ...this.#inFlight])] };
+    return this.#owedExcept([...this.#sent, ...this.#inFlight]);
+  }
+
+  /** The SQL condition for a row above the mark and not one of `seqs`, and its two arguments. */
+  #owedExcept(seqs: Iterable<number>): { where: string; args: [number, string] } {
+    return { where: "seq > ? AND seq NOT IN (SELECT value FROM json_each(?))", args: [this.#done, JSON.stringify([...seqs])] };
   }
 
   /** waiting → in flight: a send took these rows. Their outcome (markSent, retry, finish) lets go of them. */

@@ -6,6 +6,7 @@ import { closeRelaysOpenedWith } from "../relay/stub";
 import { shardFor } from "../shards";
 import { randomToken, sha256Hex } from "../signing";
 import type { AppEnv } from "./app-env";
+import { iso } from "./delivery-rows";
 import { bearer, errors, IdParam, json } from "./openapi";
 import { invalid, notFound } from "./problem";
 
@@ -13,8 +14,6 @@ const AccountSchema = z.object({ id: z.string(), name: z.string(), created_at: z
 const ApiKeySchema = z
   .object({ id: z.string(), name: z.string(), allowed_ips: z.array(z.string()), created_at: z.string(), last_used_at: z.string().nullable() })
   .openapi("ApiKey");
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** Accounts and their API keys: the platform's routes. */
 export const accounts = new OpenAPIHono<AppEnv>();

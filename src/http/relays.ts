@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { newId } from "../ids";
-import { KEY_ID_HEADER, RELAY_IDLE_EXPIRY_MS, type RelayState, relayUrl } from "../relay/contract";
+import { KEY_ID_HEADER, RELAY_ID, RELAY_IDLE_EXPIRY_MS, type RelayState, relayUrl } from "../relay/contract";
 import { relayOf } from "../relay/stub";
 import { deleteWebhook } from "../webhooks/delete";
 import { getWebhookRow } from "../webhooks/store";
 import type { AppEnv } from "./app-env";
+import { iso } from "./delivery-rows";
 import { bearer, errors, json, ProblemSchema } from "./openapi";
 import { accountOf, keyIdOf } from "./principal";
 import { notFound, ProblemError, validationProblem } from "./problem";
@@ -21,11 +22,9 @@ export const relays = new OpenAPIHono<AppEnv>();
 const RelayParam = z.object({
   relay_id: z
     .string()
-    .regex(/^rly_[0-9A-Z]{26}$/, "a relay id: rly_ then 26 characters")
+    .regex(RELAY_ID, "a relay id: rly_ then 26 characters")
     .openapi({ param: { name: "relay_id", in: "path" }, example: "rly_01JD3S4K2M0000000000000000" }),
 });
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 const RelaySchema = z
   .object({

@@ -10,7 +10,8 @@ export const RELAY_SCHEME = "relay:";
 /** A session nobody is connected to for this long expires: its alarm deletes it and its webhook. */
 export const RELAY_IDLE_EXPIRY_MS = 24 * 3_600_000;
 
-const RELAY_ID = /^rly_[0-9A-Z]{26}$/;
+/** A relay id: rly_ then 26 characters (as newId makes them). */
+export const RELAY_ID = /^rly_[0-9A-Z]{26}$/;
 
 /** The relay:// URL of a relay. */
 export function relayUrl(relayId: string): string {
