@@ -2,6 +2,7 @@ import type { RelayAnswer } from "../relay/contract";
 import { relayIdOf } from "../relay/contract";
 import { sendChecked } from "../webhooks/resolve";
 import type { QueueConfig } from "../webhooks/types";
+import { truncateForLog } from "./request";
 import type { Seams } from "./seams";
 import { limitHeaders, type OutgoingRequest, RESPONSE_BODY_LOG_BYTES, RESPONSE_HEADERS_LOG_CHARS, type SentAttempt } from "./send";
 
@@ -41,13 +42,12 @@ export function fromRelay(answer: RelayAnswer, startedAt: number): SentAttempt {
   } catch {
     headers = new Headers();
   }
-  const body = answer.body.length > RESPONSE_BODY_LOG_BYTES ? `${answer.body.slice(0, RESPONSE_BODY_LOG_BYTES)}…[truncated]` : answer.body;
   return {
     result: { status: answer.status, headers },
     startedAt,
     durationMs: answer.duration_ms,
     responseHeaders: limitHeaders(headers, RESPONSE_HEADERS_LOG_CHARS),
-    responseBody: body,
+    responseBody: truncateForLog(answer.body, RESPONSE_BODY_LOG_BYTES),
   };
 }
 

@@ -83,7 +83,8 @@ export class Requests {
   }
 }
 
-function truncateForLog(body: string, limit: number): string {
+/** A body as the log keeps it: cut at `limit` characters, ending in "…[truncated]" when it was cut. */
+export function truncateForLog(body: string, limit: number): string {
   return body.length > limit ? `${body.slice(0, limit)}…[truncated]` : body;
 }
 
